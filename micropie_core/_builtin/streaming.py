@@ -1,0 +1,1 @@
+"""Built-in plugin ``streaming``: generators returned by handlers stream the body."""

@@ -1,0 +1,410 @@
+"""``App``: the ASGI application users subclass; URLs map to its method names."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from . import bodies
+from .binding import bind
+from .config import Setting, validate_config
+from .errors import ConfigError, HTTPError
+from .lifespan import run_lifespan
+from .middleware import HttpMiddleware
+from .plugins import PluginHost, resolve
+from .requests import Request, current_request
+from .responses import TEXT, Response, UnsafeHeaderError, header_list, safe_location
+from .routing import Route, build_routes, split_path
+from .sessions import SessionBackend, SessionManager, session_settings
+from .subapps import hand_off_to_subapp
+from .types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger("micropie")
+
+
+class App:
+    """Subclass it and define handlers: ``async def greet(self, name)`` serves ``/greet/<name>``.
+
+    Configuration lives in the constructor: body limits and timeouts as keyword
+    arguments, plugin settings in ``config={section: {...}}``, plugin selection
+    in ``plugins=[...]`` / ``block_plugins=[...]``.
+
+    Two optional class attributes tune handlers without decorators:
+    ``_methods = {"submit": ["POST"]}`` restricts HTTP methods (others get 405
+    with ``Allow``) and ``_max_body_size = {"upload": 1 << 30}`` overrides the
+    body limit for one handler (``None`` = unlimited).
+    """
+
+    _methods: ClassVar[Mapping[str, Iterable[str]]] = {}
+    _max_body_size: ClassVar[Mapping[str, int | None]] = {}
+
+    def __init__(
+        self,
+        session_backend: SessionBackend | None = None,
+        *,
+        plugins: Sequence[str | object] | None = None,
+        block_plugins: Iterable[str] = (),
+        config: Mapping[str, Any] | None = None,
+        debug: bool = False,
+        max_body_size: int | None = 16 * bodies.MiB,
+        max_form_fields: int = 1000,
+        max_json_depth: int = 512,
+        body_timeout: float | None = 60.0,
+        body_idle_timeout: float | None = 10.0,
+    ) -> None:
+        self.debug = debug
+        self.limits = bodies.BodyLimits(
+            max_body_size=max_body_size,
+            max_form_fields=max_form_fields,
+            max_json_depth=max_json_depth,
+            body_timeout=body_timeout,
+            body_idle_timeout=body_idle_timeout,
+        )
+        self.middlewares: list[HttpMiddleware] = []
+        self.startup_handlers: list[Callable[[], Awaitable[None] | None]] = []
+        self.shutdown_handlers: list[Callable[[], Awaitable[None] | None]] = []
+        self._routes: dict[str, Route] = build_routes(
+            type(self), App, type(self)._methods, type(self)._max_body_size
+        )
+        self.plugins = PluginHost(plugins, block_plugins)
+        declared: list[tuple[str, Setting]] = [("core", s) for s in session_settings()]
+        for plugin_name, settings in self.plugins.each("register_settings", app=self):
+            declared.extend((plugin_name, setting) for setting in settings)
+        self.config: dict[str, dict[str, Any]] = validate_config(config, declared)
+        self.plugins.each("app_created", app=self)
+        store = (
+            session_backend.as_store()
+            if session_backend is not None
+            else self.plugins.first("session_store", app=self)
+        )
+        store_name = self.config["sessions"]["store"]
+        if store is None and store_name != "memory":
+            raise ConfigError(
+                    f"Config sessions.store is {store_name!r}, but no active plugin provides "
+                    "that store. The built-in store is 'memory'; 'redis' needs "
+                    "`pip install micropie-sessions-redis`."
+                )
+        self._sessions = SessionManager(store, self.config["sessions"])
+        self._template_renderer = self.plugins.first("template_renderer", app=self)
+        self._response_from_value = self.plugins.compile_first("response_from_value")
+        self._error_response = self.plugins.compile_first("error_response")
+        self._prepare_request = self.plugins.compile("prepare_request")
+        self._process_response = self.plugins.compile("process_response")
+        self._scope_handlers: dict[str, ASGIApp] = {}
+        for plugin_name, handlers in self.plugins.each("register_scope_handlers", app=self):
+            for scope_type in handlers:
+                if scope_type in ("http", "lifespan"):
+                    raise ConfigError(
+                        f"Plugin {plugin_name!r} tried to take the {scope_type!r} scope type, "
+                        "which the core serves itself."
+                    )
+            self._scope_handlers.update(handlers)
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def request(self) -> Request:
+        """The request being handled in the current task (a context-local)."""
+        try:
+            return current_request.get()
+        except LookupError:
+            raise RuntimeError(
+                "self.request is only available while a request is being handled; "
+                "this code ran outside a handler or middleware."
+            ) from None
+
+    def _redirect(
+        self, location: str, extra_headers: Iterable[tuple[str, str]] | None = None
+    ) -> tuple[int, str, list[tuple[str, str]]]:
+        """A ``302`` to ``location`` (safely encoded), plus any extra headers."""
+        return 302, "", [("Location", safe_location(location)), *header_list(extra_headers)]
+
+    async def _render_template(self, name: str, **context: Any) -> str:
+        """Render template ``name`` through the templates plugin."""
+        if self._template_renderer is None:
+            raise RuntimeError(
+                f"Cannot render {name!r}: no template plugin is active. Install one with "
+                "`pip install micropie-templates` (and do not leave 'templates' out of "
+                "App(plugins=...) or MICROPIE_PLUGINS)."
+            )
+        rendered: str = await self._template_renderer(name, context)
+        return rendered
+
+    async def startup(self) -> None:
+        """Run plugin ``startup`` hooks, then ``startup_handlers`` (idempotent)."""
+        if self._started:
+            return
+        await self.plugins.each_async("startup", app=self)
+        for handler in self.startup_handlers:
+            await resolve(handler())
+        self._started = True
+
+    async def shutdown(self) -> None:
+        """Run ``shutdown_handlers``, then plugin ``shutdown`` hooks; all of them run."""
+        errors: list[Exception] = []
+        for handler in self.shutdown_handlers:
+            try:
+                await resolve(handler())
+            except Exception as exc:
+                errors.append(exc)
+        errors += await self.plugins.each_async("shutdown", reverse=True, app=self)
+        self._started = False
+        if errors:
+            raise errors[0]
+
+    # ------------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._handle_http(scope, receive, send)
+        else:
+            await self._handle_other(scope, receive, send)
+
+    async def _handle_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type == "lifespan":
+            await run_lifespan(self, scope, receive, send)
+        else:
+            handler = self._scope_handlers.get(scope_type)
+            if handler is None:
+                if scope_type == "websocket":
+                    await receive()
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                raise RuntimeError(
+                    f"No plugin serves ASGI scope type {scope_type!r}; "
+                    "install the plugin that does (e.g. micropie-ws for 'websocket')."
+                )
+            await handler(scope, receive, send)
+
+    async def _ensure_started(self) -> None:
+        # Servers that skip the lifespan protocol still get startup run once.
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            await self.startup()
+
+    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._started:
+            await self._ensure_started()
+        request = Request(scope, receive, self)
+        current_request.set(request)
+        try:
+            response = await self._dispatch(request, receive, send)
+            if response is None:  # a mounted sub-app answered
+                return
+            if request._session is not None:
+                await self._sessions.commit(request, response)
+        except bodies.ClientDisconnect:
+            return
+        except Exception as exc:
+            response = self._response_for_exception(request, exc)
+        if self._process_response is not None:
+            try:
+                await self._process_response(app=self, request=request, response=response)
+            except Exception as exc:
+                response = self._response_for_exception(request, exc)
+        try:
+            if type(response) is Response:
+                await response.send(send, head=request.method == "HEAD", strict=self.debug)
+            else:
+                await response(scope, receive, send)
+        except UnsafeHeaderError as exc:
+            logger.exception("Response refused for %s %s", request.method, request.path)
+            await self.error_response(request, 500, None, exc).send(send)
+
+    def _response_for_exception(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPError):
+            response = self.error_response(request, exc.status_code, exc.detail, None)
+            response.headers.extend(exc.headers)
+            return response
+        logger.exception("Unhandled exception while handling %s %s", request.method, request.path,
+                         exc_info=exc)
+        return self.error_response(request, 500, None, exc)
+
+    def error_response(
+        self, request: Request, status_code: int, detail: str | None,
+        exception: BaseException | None,
+    ) -> Response:
+        """The response for an error status: the ``error_response`` hook's, or a text page."""
+        if self._error_response is not None:
+            try:
+                custom = self._error_response(
+                    app=self, request=request, status_code=status_code, detail=detail,
+                    exception=exception,
+                )
+                if custom is not None:
+                    return custom  # type: ignore[no-any-return]
+            except Exception:
+                logger.exception("The error_response hook failed; using the default page")
+        text = HTTPError(status_code, detail).text
+        if exception is not None and self.debug:
+            text += "\n\n" + "".join(traceback.format_exception(exception))
+        return Response(text, status_code, media_type=TEXT)
+
+    # -------------------------------------------------------------------- dispatch
+
+    def _match(self, path: str) -> tuple[Route | None, list[str]]:
+        if path == "/":
+            return self._routes.get("index"), []
+        segments = split_path(path)
+        if not segments:
+            return self._routes.get("index"), []
+        first = segments[0]
+        route = self._routes.get(first)
+        if route is not None:
+            return route, segments[1:]
+        if first.startswith(("_", "ws_")) or first in vars(self) or hasattr(type(self), first):
+            return None, []
+        index = self._routes.get("index")
+        if index is not None and index.accepts_path_segments:
+            return index, segments
+        return None, []
+
+    async def _read_body(
+        self, request: Request, receive: Receive, route: Route | None, declared: int | None
+    ) -> None:
+        media_type = request.content_type
+        if media_type == "multipart/form-data":
+            raise HTTPError(415, "multipart/form-data bodies are not supported yet")
+        limit = self.limits.max_body_size
+        if route is not None and route.has_body_limit:
+            limit = route.max_body_size
+        body = await bodies.read_body(
+            receive,
+            declared_length=declared,
+            limit=limit,
+            total_timeout=self.limits.body_timeout,
+            idle_timeout=self.limits.body_idle_timeout,
+        )
+        bodies.parse_body(request, body, media_type, self.limits)
+
+    async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
+        route, segments = self._match(request.path)
+        # One pass over the raw headers decides whether there is a body to read
+        # and a session cookie to look at; everything else is parsed lazily.
+        declared: int | None = None
+        has_body = has_cookie = False
+        for name, value in request.scope["headers"]:
+            if name == b"content-length":
+                declared = _content_length(value)
+                has_body = declared > 0
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"cookie":
+                has_cookie = True
+        if has_body:
+            await self._read_body(request, receive, route, declared)
+        if has_cookie and self._sessions.wants_load(request):
+            await self._sessions.load(request)
+        if self._prepare_request is not None:
+            await self._prepare_request(app=self, request=request)
+        middlewares = self.middlewares
+        if middlewares:
+            for middleware in middlewares:
+                early = await resolve(middleware.before_request(request))
+                if early:
+                    return self._middleware_response(early)
+            if request._subapp is not None:
+                await hand_off_to_subapp(request, receive, send)
+                return None
+            if request._route_handler is not None:
+                route = self._routes.get(request._route_handler)
+        if route is None:
+            raise HTTPError(404)
+        if not request.path_params:
+            request.path_params = segments
+        if route.methods is not None and request.method not in route.methods:
+            raise HTTPError(405, headers=[("Allow", route.allow_header)])
+        if route.params:
+            args, kwargs = bind(route, request)
+        else:
+            args, kwargs = [], {}
+        if route.is_async:
+            result = await route.function(self, *args, **kwargs)
+        else:
+            result = await asyncio.to_thread(route.function, self, *args, **kwargs)
+        response = Response(result) if type(result) is str else self._to_response(request, result)
+        for middleware in middlewares:
+            changes = await resolve(
+                middleware.after_request(
+                    request, response.status_code, _body_of(response), response.headers
+                )
+            )
+            if changes:
+                response = self._apply_changes(request, response, changes)
+        return response
+
+    def _middleware_response(self, result: Mapping[str, Any]) -> Response:
+        response = Response(result.get("body", ""), result.get("status_code", 200))
+        response.headers = header_list(result.get("headers")) + response.headers
+        return response
+
+    def _apply_changes(self, request: Request, response: Any, changes: Mapping[str, Any]) -> Any:
+        if "body" in changes:
+            replaced = self._body_response(request, changes["body"])
+            replaced.status_code = response.status_code
+            replaced.headers = response.headers
+            response = replaced
+        if "status_code" in changes:
+            response.status_code = changes["status_code"]
+        if "headers" in changes:
+            response.headers = header_list(changes["headers"])
+        return response
+
+    def _to_response(self, request: Request, value: Any) -> Any:
+        if type(value) is str:
+            return Response(value)
+        if isinstance(value, tuple):
+            if len(value) not in (2, 3):
+                raise TypeError(
+                    f"A handler returned a tuple of {len(value)} items; expected "
+                    "(status, body) or (status, body, headers)."
+                )
+            response = self._body_response(request, value[1])
+            response.status_code = value[0]
+            if len(value) == 3 and value[2]:
+                response.headers = header_list(value[2]) + response.headers
+            return response
+        return self._body_response(request, value)
+
+    def _body_response(self, request: Request, value: Any) -> Any:
+        if isinstance(value, (str, bytes, dict, list)):
+            return Response(value)
+        if value is None:
+            return Response(b"", 204)
+        if isinstance(value, Response):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return Response(str(value))
+        if self._response_from_value is not None:
+            converted = self._response_from_value(app=self, request=request, value=value)
+            if converted is not None:
+                return converted
+        if inspect.isgenerator(value) or inspect.isasyncgen(value) or hasattr(value, "__aiter__"):
+            raise RuntimeError(
+                f"A handler returned {type(value).__name__}, which streams only through the "
+                "built-in 'streaming' plugin, and that plugin is not active here. Add "
+                "'streaming' to App(plugins=[...]) / MICROPIE_PLUGINS or unblock it."
+            )
+        raise TypeError(
+            f"A handler returned {type(value).__name__}; expected str, bytes, dict, list, "
+            "None, a Response or a (status, body[, headers]) tuple."
+        )
+
+
+def _content_length(value: bytes) -> int:
+    if not value.isdigit():
+        raise HTTPError(400, "Invalid Content-Length header")
+    return int(value)
+
+
+def _body_of(response: Any) -> Any:
+    return response.body if isinstance(response, Response) else response
+

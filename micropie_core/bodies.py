@@ -1,0 +1,107 @@
+"""Reading request bodies within limits, and parsing urlencoded and JSON bodies."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from .errors import HTTPError
+from .requests import Request, parse_urlencoded
+from .serialization import json_loads
+from .types import Receive
+
+MiB = 1024 * 1024
+
+
+class ClientDisconnect(Exception):
+    """The client went away before the request body was complete."""
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """Limits on request bodies; every one is an ``App(...)`` keyword argument."""
+
+    max_body_size: int | None = 16 * MiB
+    max_form_fields: int = 1000
+    max_json_depth: int = 512
+    body_timeout: float | None = 60.0
+    body_idle_timeout: float | None = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_size", "body_timeout", "body_idle_timeout"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value <= 0):
+                raise ValueError(
+                    f"App({name}=...) must be a positive number or None, got {value!r}."
+                )
+        for name in ("max_form_fields", "max_json_depth"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"App({name}=...) must be a positive int, got {value!r}.")
+
+
+def is_json_type(media_type: str) -> bool:
+    """``application/json`` and ``application/<anything>+json``."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def read_body(
+    receive: Receive,
+    *,
+    declared_length: int | None,
+    limit: int | None,
+    total_timeout: float | None,
+    idle_timeout: float | None,
+) -> bytes:
+    """Receive the whole body, enforcing the size limit and both timeouts.
+
+    The declared ``Content-Length`` is checked before anything is read; the bytes
+    actually received are counted too, so a lying or chunked client is caught.
+    """
+    if limit is not None and declared_length is not None and declared_length > limit:
+        raise HTTPError(413, f"Body of {declared_length} bytes exceeds the limit of {limit} bytes")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_timeout if total_timeout is not None else None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        wake = deadline
+        if idle_timeout is not None:
+            idle_deadline = loop.time() + idle_timeout
+            wake = idle_deadline if wake is None else min(wake, idle_deadline)
+        try:
+            async with asyncio.timeout_at(wake):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPError(408, "Timed out receiving the request body") from None
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise HTTPError(413, f"Body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def parse_body(request: Request, body: bytes, media_type: str, limits: BodyLimits) -> None:
+    """Store ``body`` on the request and parse it if its type is JSON or a form."""
+    request._body = body
+    if is_json_type(media_type):
+        if body.strip():
+            request._json = json_loads(body, max_depth=limits.max_json_depth)
+    elif media_type == "application/x-www-form-urlencoded":
+        try:
+            request.body_params = parse_urlencoded(
+                body.decode("utf-8", "replace"), max_fields=limits.max_form_fields
+            )
+        except ValueError:
+            raise HTTPError(
+                413, f"Too many form fields (the limit is {limits.max_form_fields})"
+            ) from None
+    request.body_parsed = True

@@ -1,0 +1,242 @@
+"""Finding, loading and calling plugins: one pluggy ``PluginManager`` per App."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+ENTRY_POINT_GROUP = "micropie"
+ENV_VAR = "MICROPIE_PLUGINS"
+
+#: Plugins that ship with the core; they load through the same hooks as any other.
+BUILTIN_PLUGINS: dict[str, str] = {
+    "sessions": "micropie_core._builtin.memory_sessions",
+    "streaming": "micropie_core._builtin.streaming",
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``micropie plugins`` shows about one available plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+
+
+def available_plugins() -> list[PluginInfo]:
+    """Built-in plugins first, then installed entry points sorted by name."""
+    infos = [
+        PluginInfo(name, "micropie-core (built-in)", _core_version(), module)
+        for name, module in BUILTIN_PLUGINS.items()
+    ]
+    for ep in _entry_points():
+        dist = ep.dist
+        infos.append(
+            PluginInfo(
+                ep.name,
+                dist.metadata["Name"] if dist else "?",
+                dist.version if dist else "?",
+                ep.value,
+            )
+        )
+    return infos
+
+
+def _core_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("micropie-core")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _entry_points() -> list[EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return [found[name] for name in sorted(found)]
+
+
+def _selected_names(
+    plugins: Sequence[str | object] | None, available: Iterable[str]
+) -> set[str] | None:
+    """The names to load, or ``None`` for "all of them"."""
+    if plugins is None:
+        env = os.environ.get(ENV_VAR)
+        if env is None:
+            return None
+        names = {name.strip() for name in env.split(",") if name.strip()}
+        source = f"the {ENV_VAR} environment variable"
+    else:
+        if isinstance(plugins, str):
+            raise TypeError(
+                f"App(plugins=...) expects a list of plugin names, got the string {plugins!r}; "
+                f"write plugins=[{plugins!r}]."
+            )
+        names = {p for p in plugins if isinstance(p, str)}
+        source = "App(plugins=...)"
+    known = list(available)
+    for name in sorted(names):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise PluginError(
+                f"{source} asks for plugin {name!r}, which is not installed.{hint} "
+                f"Available plugins: {', '.join(known) or 'none'}."
+            )
+    return names
+
+
+class PluginHost:
+    """The plugins of one App: loading, blocking, and calling hooks."""
+
+    def __init__(
+        self,
+        plugins: Sequence[str | object] | None = None,
+        block_plugins: Iterable[str] = (),
+    ) -> None:
+        self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.manager.add_hookspecs(hookspecs)
+        eps = _entry_points()
+        names = [*BUILTIN_PLUGINS, *(ep.name for ep in eps)]
+        selected = _selected_names(plugins, names)
+        blocked = set(block_plugins)
+        for name in blocked:
+            self.manager.set_blocked(name)
+
+        def wanted(name: str) -> bool:
+            return name not in blocked and (selected is None or name in selected)
+
+        for name, module_name in BUILTIN_PLUGINS.items():
+            if wanted(name):
+                self._register(importlib.import_module(module_name), name)
+        for ep in eps:
+            if wanted(ep.name):
+                self._register(_load_entry_point(ep), ep.name)
+        for obj in plugins or ():
+            if not isinstance(obj, str):
+                self._register(obj, None)
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"Plugin {exc.plugin!r} implements a hook that does not exist: {exc}. "
+                "Check the spelling against docs/plugin_hooks.md."
+            ) from None
+
+    def _register(self, plugin: object, name: str | None) -> None:
+        try:
+            self.manager.register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"Plugin {name or plugin!r} is invalid: {exc}") from None
+        except ValueError as exc:
+            raise PluginError(
+                f"Plugin {name or plugin!r} could not be registered: {exc}"
+            ) from None
+
+    def active_names(self) -> list[str]:
+        """Names of the registered plugins, in registration order."""
+        return [name for name, plugin in self.manager.list_name_plugin() if plugin is not None]
+
+    def each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation; return ``(plugin_name, result)`` pairs, non-None only."""
+        results = []
+        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    async def each_async(
+        self, hook_name: str, *, reverse: bool = False, **kwargs: Any
+    ) -> list[Exception]:
+        """Call and await every implementation in turn (reversed order if asked).
+
+        With ``reverse`` every implementation runs even if one fails, and the
+        failures are returned (used for shutdown); otherwise the first failure
+        propagates.
+        """
+        impls = getattr(self.manager.hook, hook_name).get_hookimpls()
+        errors: list[Exception] = []
+        for impl in impls if reverse else reversed(impls):
+            try:
+                await resolve(impl.function(*[kwargs[arg] for arg in impl.argnames]))
+            except Exception as exc:
+                if not reverse:
+                    raise
+                errors.append(exc)
+        return errors
+
+    def first(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a ``firstresult`` hook through pluggy (ordering rules included)."""
+        return getattr(self.manager.hook, hook_name)(**kwargs)
+
+    def compile(self, hook_name: str) -> Callable[..., Awaitable[None]] | None:
+        """Resolve a hook into one plain async callable, or ``None`` if unimplemented.
+
+        Used for per-request hooks so that pluggy's dispatch is paid at start-up,
+        not on every request.
+        """
+        impls = getattr(self.manager.hook, hook_name).get_hookimpls()
+        if not impls:
+            return None
+        calls = [(impl.function, impl.argnames) for impl in reversed(impls)]
+
+        async def run_all(**kwargs: Any) -> None:
+            for function, argnames in calls:
+                result = function(*[kwargs[arg] for arg in argnames])
+                if inspect.isawaitable(result):
+                    await result
+
+        return run_all
+
+    def compile_first(self, hook_name: str) -> Callable[..., Any] | None:
+        """Like :meth:`compile` for a ``firstresult`` hook (synchronous)."""
+        impls = getattr(self.manager.hook, hook_name).get_hookimpls()
+        if not impls:
+            return None
+        calls = [(impl.function, impl.argnames) for impl in reversed(impls)]
+
+        def first_result(**kwargs: Any) -> Any:
+            for function, argnames in calls:
+                result = function(*[kwargs[arg] for arg in argnames])
+                if result is not None:
+                    return result
+            return None
+
+        return first_result
+
+
+async def resolve(value: Any) -> Any:
+    """Await ``value`` if a hook returned an awaitable; the one place this happens."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _load_entry_point(ep: EntryPoint) -> object:
+    dist = ep.dist
+    dist_name = dist.metadata["Name"] if dist else "its distribution"
+    try:
+        return ep.load()
+    except Exception as exc:
+        raise PluginError(
+            f"Plugin {ep.name!r} (entry point '{ep.name} = {ep.value}' of {dist_name}) "
+            f"failed to import: {type(exc).__name__}: {exc}. Reinstall it with "
+            f"`pip install --force-reinstall {dist_name}`, or leave it out with "
+            f"App(block_plugins=[{ep.name!r}]) or the {ENV_VAR} environment variable."
+        ) from exc

@@ -1,0 +1,199 @@
+"""The per-request object handlers see as ``self.request``."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from contextvars import ContextVar
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+from .headers import Headers
+from .types import Receive, Scope
+
+if TYPE_CHECKING:
+    from .app import App
+
+current_request: ContextVar[Request] = ContextVar("micropie_current_request")
+
+
+def parse_urlencoded(data: str, *, max_fields: int | None = None) -> dict[str, list[str]]:
+    """Parse ``a=1&a=2&b=`` into ``{"a": ["1", "2"], "b": [""]}``.
+
+    Raises ``ValueError`` when there are more than ``max_fields`` fields.
+    """
+    if not data:
+        return {}
+    pairs = data.split("&")
+    if max_fields is not None and len(pairs) > max_fields:
+        raise ValueError(f"more than {max_fields} fields")
+    result: dict[str, list[str]] = {}
+    for pair in pairs:
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        # Most names and values need no decoding; unquote only those that do.
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        values = result.get(name)
+        if values is None:
+            result[name] = [value]
+        else:
+            values.append(value)
+    return result
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header leniently: a malformed pair is skipped, not fatal."""
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            try:
+                parsed: SimpleCookie = SimpleCookie()
+                parsed.load(f"{name}={value}")
+                value = parsed[name].value if name in parsed else value[1:-1]
+            except CookieError:
+                value = value[1:-1]
+        cookies.setdefault(name, value)
+    return cookies
+
+
+class Request:
+    """An HTTP request, as seen by handlers (``self.request``) and middleware.
+
+    Everything that needs parsing (headers, cookies, query string) is parsed on
+    first use. ``path_params``, ``query_params``, ``body_params``, ``files`` and
+    ``session`` are plain attributes so middleware can rewrite them, as in MicroPie.
+    """
+
+    # Immutable defaults live on the class so that constructing a request (once
+    # per HTTP request) sets only what every request needs.
+    _headers: Headers | None = None
+    _cookies: dict[str, str] | None = None
+    _query_params: dict[str, list[str]] | None = None
+    _body_params: dict[str, list[str]] | None = None
+    _files: dict[str, Any] | None = None
+    _json: Any = None
+    _body: bytes = b""
+    body_parsed = False
+    _session: MutableMapping[str, Any] | None = None
+    _session_accessed = False
+    _session_id: str | None = None
+    _session_created: float | None = None
+    _session_snapshot: bytes = b""
+    _regenerate_session = False
+    _route_handler: str | None = None  # explicit routing, set by middleware
+    _subapp: Any = None  # sub-app mounting, set by middleware
+
+    def __init__(self, scope: Scope, receive: Receive | None = None, app: App | None = None):
+        self.scope = scope
+        self.method: str = scope.get("method", "GET")
+        self.path: str = scope.get("path", "/")
+        self.app = app
+        self._receive = receive
+        self.path_params: list[str] = []
+
+    @property
+    def headers(self) -> Headers:
+        """Case-insensitive request headers; repeated headers are kept."""
+        if self._headers is None:
+            self._headers = Headers(self.scope.get("headers"))
+        return self._headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client (first value wins for repeated names)."""
+        if self._cookies is None:
+            self._cookies = parse_cookie_header("; ".join(self.headers.getlist("cookie")))
+        return self._cookies
+
+    @property
+    def query_params(self) -> dict[str, list[str]]:
+        """Query string as ``{name: [values]}``."""
+        if self._query_params is None:
+            raw = self.scope.get("query_string", b"")
+            self._query_params = parse_urlencoded(raw.decode("latin-1")) if raw else {}
+        return self._query_params
+
+    @query_params.setter
+    def query_params(self, value: dict[str, list[str]]) -> None:
+        self._query_params = value
+
+    @property
+    def body_params(self) -> dict[str, list[str]]:
+        """Form fields of the body as ``{name: [values]}``."""
+        if self._body_params is None:
+            self._body_params = {}
+        return self._body_params
+
+    @body_params.setter
+    def body_params(self, value: dict[str, list[str]]) -> None:
+        self._body_params = value
+
+    @property
+    def files(self) -> dict[str, Any]:
+        """Uploaded files by field name."""
+        if self._files is None:
+            self._files = {}
+        return self._files
+
+    @files.setter
+    def files(self, value: dict[str, Any]) -> None:
+        self._files = value
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters."""
+        return (self.headers.get("content-type") or "").partition(";")[0].strip().lower()
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the peer, when the server reports it."""
+        client = self.scope.get("client")
+        return (client[0], client[1]) if client else None
+
+    @property
+    def session(self) -> MutableMapping[str, Any]:
+        """This client's session data; changes are saved when the response is sent."""
+        self._session_accessed = True
+        if self._session is None:
+            self._session = {} if self.app is None else self.app._sessions.attach(self)
+        return self._session
+
+    @session.setter
+    def session(self, value: MutableMapping[str, Any]) -> None:
+        self._session_accessed = True
+        self._session = value
+
+    def query(self, name: str, default: str | None = None) -> str | None:
+        """First value of query parameter ``name``, or ``default``."""
+        values = self.query_params.get(name)
+        return values[0] if values else default
+
+    def form(self, name: str, default: str | None = None) -> str | None:
+        """First value of form field ``name``, or ``default``."""
+        values = self.body_params.get(name)
+        return values[0] if values else default
+
+    def json(self, name: str | None = None, default: Any = None) -> Any:
+        """The parsed JSON body, or one key of a top-level JSON object."""
+        if name is None:
+            return self._json if self._json is not None else default
+        if isinstance(self._json, dict):
+            return self._json.get(name, default)
+        return default
+
+    async def body(self) -> bytes:
+        """The raw request body (read before the handler runs, within the limits)."""
+        return self._body
+
+    def regenerate_session(self) -> None:
+        """Move this session to a fresh id when the response is sent (after login)."""
+        self._regenerate_session = True

@@ -1,0 +1,219 @@
+"""Response objects and the conversion of handler return values into them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from http.cookies import SimpleCookie
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from .serialization import json_dumps
+from .types import RawHeaders, Receive, Scope, Send
+
+logger = logging.getLogger("micropie")
+
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+BINARY = "application/octet-stream"
+
+HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+
+# Statuses whose responses never carry a body or a Content-Length (RFC 9110 §8.6).
+_BODYLESS_STATUSES = frozenset({204, 304}) | frozenset(range(100, 200))
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+_media_type_cache: dict[str, tuple[bytes, bytes]] = {}
+
+
+class UnsafeHeaderError(ValueError):
+    """A response header name or value would split or corrupt the response."""
+
+
+def header_list(headers: HeadersLike | None) -> list[tuple[str, str]]:
+    """Copy headers given as a dict or a list of pairs into a new list of pairs."""
+    if not headers:
+        return []
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return [(name, value) for name, value in headers]
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """Encode one header for ASGI, refusing anything that could split the response."""
+    name = str(name)
+    value = str(value)
+    if not name or not _TOKEN_CHARS.issuperset(name):
+        raise UnsafeHeaderError(f"Refused response header name {name!r}: not an HTTP token.")
+    if "\r" in value or "\n" in value or "\0" in value:
+        raise UnsafeHeaderError(
+            f"Refused response header {name}: {value!r}: values must not contain CR, LF or NUL."
+        )
+    try:
+        return name.lower().encode("ascii"), value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise UnsafeHeaderError(
+            f"Refused response header {name}: {value!r}: values must be latin-1; "
+            "percent-encode or RFC 2047-encode other characters."
+        ) from None
+
+
+def _content_type_header(media_type: str) -> tuple[bytes, bytes]:
+    encoded = _media_type_cache.get(media_type)
+    if encoded is None:
+        encoded = encode_header("content-type", media_type)
+        if len(_media_type_cache) < 256:
+            _media_type_cache[media_type] = encoded
+    return encoded
+
+
+class Response:
+    """A complete (non-streamed) HTTP response.
+
+    ``body`` may be ``str`` (sent as UTF-8), ``bytes``, or a ``dict``/``list``
+    (sent as JSON). ``headers`` may be a dict or a list of pairs; a
+    ``Content-Type`` among them wins over ``media_type``. ``Content-Length`` is
+    always computed by the framework.
+
+    A response is also an ASGI application: ``await response(scope, receive, send)``.
+    """
+
+    __slots__ = ("body", "headers", "media_type", "status_code")
+
+    def __init__(
+        self,
+        body: str | bytes | dict[str, Any] | list[Any] = b"",
+        status_code: int = 200,
+        headers: HeadersLike | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        if isinstance(body, (dict, list)):
+            body = json_dumps(body)
+            media_type = media_type or JSON
+        elif media_type is None:
+            media_type = HTML if isinstance(body, str) else BINARY
+        self.body: str | bytes = body
+        self.status_code = status_code
+        self.headers: list[tuple[str, str]] = header_list(headers) if headers else []
+        self.media_type: str = media_type
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str = "",
+        *,
+        max_age: int | None = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+    ) -> None:
+        """Add a ``Set-Cookie`` header; defaults are the safe ones (HttpOnly, Lax)."""
+        self.headers.append(
+            ("Set-Cookie", format_cookie(name, value, max_age=max_age, path=path,
+                                         domain=domain, secure=secure,
+                                         httponly=httponly, samesite=samesite))
+        )
+
+    def delete_cookie(self, name: str, *, path: str = "/", domain: str | None = None) -> None:
+        """Expire cookie ``name`` in the browser."""
+        self.set_cookie(name, "", max_age=0, path=path, domain=domain)
+
+    def raw_headers(self, body: bytes, *, strict: bool) -> RawHeaders:
+        """The ASGI header list: content type, length and the validated extras.
+
+        With ``strict`` an unsafe header raises :class:`UnsafeHeaderError`;
+        otherwise it is logged and dropped.
+        """
+        raw: RawHeaders = []
+        has_type = False
+        for name, value in self.headers:
+            try:
+                encoded = encode_header(name, value)
+            except UnsafeHeaderError:
+                if strict:
+                    raise
+                logger.error("Dropped an unsafe response header", exc_info=True)
+                continue
+            if encoded[0] == b"content-length":
+                continue  # the framework computes it from the real body
+            if encoded[0] == b"content-type":
+                has_type = True
+            raw.append(encoded)
+        if self.status_code in _BODYLESS_STATUSES:
+            return raw
+        if not has_type:
+            raw.append(_content_type_header(self.media_type))
+        raw.append((b"content-length", str(len(body)).encode()))
+        return raw
+
+    def encoded_body(self) -> bytes:
+        """The body as bytes (empty for statuses that carry none)."""
+        if self.status_code in _BODYLESS_STATUSES:
+            return b""
+        body = self.body
+        return body.encode() if isinstance(body, str) else body
+
+    async def send(self, send: Send, *, head: bool = False, strict: bool = False) -> None:
+        """Send this response through ``send``; ``head`` drops the body."""
+        body = self.encoded_body()
+        if self.headers or self.status_code in _BODYLESS_STATUSES:
+            raw = self.raw_headers(body, strict=strict)
+        else:  # the common case: nothing to validate
+            raw = [_content_type_header(self.media_type),
+                   (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.send(send, head=scope.get("method") == "HEAD")
+
+
+def format_cookie(
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    path: str = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    httponly: bool = True,
+    samesite: str | None = "lax",
+) -> str:
+    """Build a ``Set-Cookie`` value; quotes the value when it needs quoting."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel["path"] = path
+    if max_age is not None:
+        morsel["max-age"] = max_age
+    if domain:
+        morsel["domain"] = domain
+    if secure:
+        morsel["secure"] = True
+    if httponly:
+        morsel["httponly"] = True
+    if samesite:
+        morsel["samesite"] = samesite.capitalize()
+    return morsel.OutputString()
+
+
+def safe_location(url: str) -> str:
+    """Percent-encode a redirect target so it is a valid ASCII ``Location`` value.
+
+    Existing ``%XX`` escapes are kept; CR, LF and other control characters are
+    encoded, so a redirect can never split the response.
+    """
+    parts = urlsplit(url)
+    return urlunsplit(
+        (
+            parts.scheme,
+            quote(parts.netloc, safe=":@[]"),
+            quote(parts.path, safe="/%:@!$&'()*+,;="),
+            quote(parts.query, safe="=&?/:;+,%@!$'()*"),
+            quote(parts.fragment, safe="=&?/:;+,%@!$'()*"),
+        )
+    )

@@ -1,0 +1,281 @@
+"""The session protocol: cookie handling, id minting, rotation and store calls.
+
+Stores only keep bytes-free JSON records; everything about cookies and ids lives
+here, so a store plugin cannot get the security wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from .config import Setting
+from .errors import HTTPError
+from .responses import format_cookie
+from .serialization import json_dumps
+
+if TYPE_CHECKING:
+    from .requests import Request
+
+logger = logging.getLogger("micropie")
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 256 bits
+
+
+def new_session_id() -> str:
+    """A fresh, unguessable session id (256 bits from ``secrets``)."""
+    return secrets.token_urlsafe(32)
+
+
+def is_well_formed(session_id: str | None) -> bool:
+    """Whether ``session_id`` could have been minted by :func:`new_session_id`."""
+    return session_id is not None and _SESSION_ID.fullmatch(session_id) is not None
+
+
+def session_settings() -> list[Setting]:
+    """The ``sessions`` config keys that belong to the protocol (not to a store)."""
+    return [
+        Setting("sessions", "store", str, "memory", "Which store keeps sessions."),
+        Setting("sessions", "cookie_name", str, "session_id", "Name of the session cookie.",
+                check=lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]+", v)
+                else "must be a cookie token (letters, digits, '_', '.', '-')"),
+        Setting("sessions", "ttl", int, 8 * 3600,
+                "Seconds of inactivity before a session expires (sliding).",
+                check=lambda v: None if v > 0 else "must be positive"),
+        Setting("sessions", "absolute_lifetime", (int, type(None)), None,
+                "Seconds after creation when a session expires regardless of activity.",
+                check=lambda v: None if v is None or v > 0 else "must be positive or None"),
+        Setting("sessions", "secure", (bool, type(None)), None,
+                "Secure cookie flag: None = only when the request came over https."),
+        Setting("sessions", "samesite", str, "lax", "SameSite attribute of the cookie.",
+                check=lambda v: None if v in ("lax", "strict", "none")
+                else "must be 'lax', 'strict' or 'none'"),
+    ]
+
+
+class SessionStore(ABC):
+    """Where session records live. Implement it in a store plugin.
+
+    Records are JSON-serialisable dicts. Every method may raise on a storage
+    failure; the app then answers 503 for requests that use the session.
+    """
+
+    @abstractmethod
+    async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
+        """Return the record and extend its expiry to ``ttl`` seconds, or ``None``."""
+
+    @abstractmethod
+    async def save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
+        """Store ``record`` so that it expires after ``ttl`` seconds."""
+
+    @abstractmethod
+    async def delete(self, session_id: str) -> None:
+        """Forget ``session_id`` (no error if it is unknown)."""
+
+
+class SessionBackend(ABC):
+    """MicroPie-compatible custom store: pass one as ``App(session_backend=...)``."""
+
+    @abstractmethod
+    async def load(self, session_id: str) -> dict[str, Any]:
+        """Return the stored data, or ``{}`` if there is none."""
+
+    @abstractmethod
+    async def save(self, session_id: str, data: dict[str, Any], timeout: int) -> None:
+        """Store ``data`` for ``timeout`` seconds; empty data or 0 means delete."""
+
+    def as_store(self) -> SessionStore:
+        """Adapt this backend to the :class:`SessionStore` interface."""
+        return _BackendStore(self)
+
+
+class _BackendStore(SessionStore):
+    def __init__(self, backend: SessionBackend) -> None:
+        self.backend = backend
+
+    async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
+        return await self.backend.load(session_id) or None
+
+    async def save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
+        await self.backend.save(session_id, record, ttl)
+
+    async def delete(self, session_id: str) -> None:
+        await self.backend.save(session_id, {}, 0)
+
+
+class Session(dict[str, Any]):
+    """The dict handlers see as ``request.session``; remembers whether it changed."""
+
+    modified = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.modified = True
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.modified = True
+        super().clear()
+
+    def pop(self, *args: Any) -> Any:
+        self.modified = True
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.modified = True
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.modified = True
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.modified = True
+        super().update(*args, **kwargs)
+
+
+class UnavailableSession(MutableMapping[str, Any]):
+    """Stands in for a session whose store failed: any use answers 503."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+
+    def _fail(self) -> HTTPError:
+        return HTTPError(503, "Session store unavailable")
+
+    def __getitem__(self, key: str) -> Any:
+        raise self._fail()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise self._fail()
+
+    def __delitem__(self, key: str) -> None:
+        raise self._fail()
+
+    def __iter__(self) -> Iterator[str]:
+        raise self._fail()
+
+    def __len__(self) -> int:
+        raise self._fail()
+
+
+class SessionManager:
+    """Loads the session a request's cookie points at and saves it afterwards."""
+
+    def __init__(self, store: SessionStore | None, settings: dict[str, Any]) -> None:
+        self.store = store
+        self.cookie_name: str = settings["cookie_name"]
+        self.ttl: int = settings["ttl"]
+        self.absolute_lifetime: int | None = settings["absolute_lifetime"]
+        self.secure: bool | None = settings["secure"]
+        self.samesite: str = settings["samesite"]
+
+    def wants_load(self, request: Request) -> bool:
+        """True when the request carries a well-formed session cookie worth a store call."""
+        if self.store is None or request._session is not None:
+            return False
+        return is_well_formed(request.cookies.get(self.cookie_name))
+
+    async def load(self, request: Request) -> None:
+        """Load the session named by the cookie; unknown ids are simply not adopted."""
+        assert self.store is not None  # wants_load() checked it
+        session_id = request.cookies[self.cookie_name]
+        try:
+            record = await self.store.load(session_id, self.ttl)
+        except Exception as exc:
+            logger.error("Session store failed to load a session: %s: %s",
+                         type(exc).__name__, exc)
+            request._session = UnavailableSession(exc)
+            return
+        data = record.get("data") if isinstance(record, dict) else None
+        created = record.get("created") if isinstance(record, dict) else None
+        if not isinstance(data, dict) or not isinstance(created, (int, float)):
+            return
+        if self.absolute_lifetime is not None and time.time() - created > self.absolute_lifetime:
+            await self._delete(session_id)
+            return
+        session = Session(data)
+        request._session = session
+        request._session_id = session_id
+        request._session_created = created
+        request._session_snapshot = json_dumps(data)
+
+    def attach(self, request: Request) -> MutableMapping[str, Any]:
+        """A new empty session for a request that had none."""
+        if self.store is None:
+            raise RuntimeError(
+                "request.session needs a session store, and none is active: the built-in "
+                "'sessions' plugin was left out of App(plugins=...) / MICROPIE_PLUGINS or "
+                "blocked. Enable it, or pass App(session_backend=...)."
+            )
+        request._session_snapshot = b"{}"
+        return Session()
+
+    async def commit(self, request: Request, response: Any) -> None:
+        """Persist changes, rotate ids and set or expire the cookie as needed."""
+        session = request._session
+        if isinstance(session, UnavailableSession) or not request._session_accessed:
+            return
+        assert self.store is not None and session is not None
+        response.headers.append(("Vary", "Cookie"))
+        old_id: str | None = getattr(request, "_session_id", None)
+        data = dict(session)
+        if not data:
+            if old_id is not None:
+                await self._delete(old_id)
+                self._set_cookie(request, response, "", max_age=0)
+            return
+        changed = getattr(session, "modified", True) or json_dumps(data) != getattr(
+            request, "_session_snapshot", b""
+        )
+        if old_id is not None and request._regenerate_session:
+            await self._delete(old_id)
+            old_id = None
+        session_id = old_id or new_session_id()
+        if changed or old_id is None:
+            created = getattr(request, "_session_created", None) or time.time()
+            ttl = self._ttl_for(created)
+            await self._save(session_id, {"data": data, "created": created}, ttl)
+        self._set_cookie(request, response, session_id, max_age=self.ttl)
+
+    def _ttl_for(self, created: float) -> int:
+        if self.absolute_lifetime is None:
+            return self.ttl
+        remaining = int(created + self.absolute_lifetime - time.time())
+        return max(1, min(self.ttl, remaining))
+
+    async def _save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
+        assert self.store is not None
+        try:
+            await self.store.save(session_id, record, ttl)
+        except Exception as exc:
+            logger.error("Session store failed to save a session: %s: %s",
+                         type(exc).__name__, exc)
+            raise HTTPError(503, "Session store unavailable") from exc
+
+    async def _delete(self, session_id: str) -> None:
+        assert self.store is not None
+        try:
+            await self.store.delete(session_id)
+        except Exception as exc:
+            logger.error("Session store failed to delete a session: %s: %s",
+                         type(exc).__name__, exc)
+            raise HTTPError(503, "Session store unavailable") from exc
+
+    def _set_cookie(self, request: Request, response: Any, value: str, *, max_age: int) -> None:
+        secure = self.secure
+        if secure is None:
+            secure = request.scope.get("scheme") in ("https", "wss")
+        response.headers.append(
+            ("Set-Cookie", format_cookie(self.cookie_name, value, max_age=max_age,
+                                         secure=secure, samesite=self.samesite))
+        )
+        response.headers.append(("Cache-Control", "private"))

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from micropie_core import App, Response
+from micropie_core.testing import TestClient
+
+pytest_plugins = ["pytester"]
+
+
+class Site(App):
+    async def index(self) -> str:
+        return "home"
+
+    async def set(self, name: str, value: str) -> Response:
+        response = Response("set")
+        response.set_cookie(name, value)
+        return response
+
+    async def unset(self, name: str) -> Response:
+        response = Response("unset")
+        response.delete_cookie(name)
+        return response
+
+    async def show(self) -> dict[str, str]:
+        return self.request.cookies
+
+    async def echo_query(self) -> dict[str, list[str]]:
+        return self.request.query_params
+
+    async def headers(self) -> dict[str, list[str]]:
+        return {"x": self.request.headers.getlist("X-Multi")}
+
+
+def test_cookie_jar_keeps_and_expires_cookies() -> None:
+    with TestClient(Site()) as c:
+        c.get("/set/flavour/mint")
+        assert c.get("/show").json() == {"flavour": "mint"}
+        assert c.get("/show", cookies={"extra": "1"}).json() == {"flavour": "mint", "extra": "1"}
+        c.get("/unset/flavour")
+        assert c.get("/show").json() == {}
+
+
+def test_params_and_repeated_headers() -> None:
+    with TestClient(Site()) as c:
+        assert c.get("/echo_query?a=1", params={"b": ["2", "3"]}).json() == {
+            "a": ["1"], "b": ["2", "3"]}
+        response = c.get("/headers", headers=[("X-Multi", "one"), ("x-multi", "two")])
+        assert response.json() == {"x": ["one", "two"]}
+
+
+def test_async_use_inside_a_running_loop() -> None:
+    events: list[str] = []
+    app = Site()
+
+    async def wake() -> None:
+        events.append("started")
+
+    app.startup_handlers.append(wake)
+
+    async def scenario() -> list[str]:
+        async with TestClient(app) as c:
+            responses = await asyncio.gather(*(c.aget("/") for _ in range(20)))
+            return [r.text for r in responses]
+
+    assert asyncio.run(scenario()) == ["home"] * 20
+    assert events == ["started"]
+
+
+def test_client_without_with_block_starts_lazily_and_closes() -> None:
+    client = TestClient(Site())
+    try:
+        assert client.get("/").text == "home"
+    finally:
+        client.close()
+
+
+def test_client_fixture_from_the_pytest_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from micropie_core import App
+
+        class Hello(App):
+            async def index(self):
+                return "hi"
+
+        def test_uses_fixture(client):
+            assert client(Hello()).get("/").text == "hi"
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+ClientFactory = Callable[..., TestClient]
+
+
+def test_client_fixture_runs_lifespan(client: ClientFactory) -> None:
+    events: list[str] = []
+    app = Site()
+
+    async def wake() -> None:
+        events.append("up")
+
+    app.startup_handlers.append(wake)
+    client(app)
+    assert events == ["up"]
