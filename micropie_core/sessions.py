@@ -70,8 +70,17 @@ class SessionStore(ABC):
         """Return the record and extend its expiry to ``ttl`` seconds, or ``None``."""
 
     @abstractmethod
-    async def save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
-        """Store ``record`` so that it expires after ``ttl`` seconds."""
+    async def save(
+        self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool = False
+    ) -> bool | None:
+        """Store ``record`` so that it expires after ``ttl`` seconds.
+
+        With ``only_if_exists`` (an update of a session loaded earlier in the
+        request) store it only if ``session_id`` is still there, and return
+        ``False`` if it is not: a session deleted meanwhile (logout in another
+        request, regeneration, expiry) is then not brought back. A store that
+        cannot check returns ``None`` and the write simply wins.
+        """
 
     @abstractmethod
     async def delete(self, session_id: str) -> None:
@@ -101,7 +110,9 @@ class _BackendStore(SessionStore):
     async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
         return await self.backend.load(session_id) or None
 
-    async def save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
+    async def save(
+        self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool = False
+    ) -> None:
         await self.backend.save(session_id, record, ttl)
 
     async def delete(self, session_id: str) -> None:
@@ -185,14 +196,17 @@ class SessionManager:
         return is_well_formed(request.cookies.get(self.cookie_name))
 
     async def load(self, request: Request) -> None:
-        """Load the session named by the cookie; unknown ids are simply not adopted."""
+        """Load the session named by the cookie; unknown ids are simply not adopted.
+
+        A store failure is logged once and leaves an :class:`UnavailableSession`:
+        the request answers 503 only if it uses the session.
+        """
         assert self.store is not None  # wants_load() checked it
         session_id = request.cookies[self.cookie_name]
         try:
             record = await self.store.load(session_id, self.ttl)
         except Exception as exc:
-            logger.error("Session store failed to load a session: %s: %s",
-                         type(exc).__name__, exc)
+            _log_failure("load", exc)
             request._session = UnavailableSession(exc)
             return
         data = record.get("data") if isinstance(record, dict) else None
@@ -200,13 +214,15 @@ class SessionManager:
         if not isinstance(data, dict) or not isinstance(created, (int, float)):
             return
         if self.absolute_lifetime is not None and time.time() - created > self.absolute_lifetime:
-            await self._delete(session_id)
+            try:  # best effort: the record is unusable either way
+                await self.store.delete(session_id)
+            except Exception as exc:
+                _log_failure("delete", exc)
             return
-        session = Session(data)
-        request._session = session
+        request._session = Session(data)
         request._session_id = session_id
         request._session_created = created
-        request._session_snapshot = json_dumps(data)
+        request._session_snapshot = _serialize(data)
 
     def attach(self, request: Request) -> MutableMapping[str, Any]:
         """A new empty session for a request that had none."""
@@ -220,31 +236,43 @@ class SessionManager:
         return Session()
 
     async def commit(self, request: Request, response: Any) -> None:
-        """Persist changes, rotate ids and set or expire the cookie as needed."""
+        """Persist changes, rotate ids and set or expire the cookie as needed.
+
+        Store calls: none for an unchanged session (the load already refreshed
+        its expiry), one ``save`` for a changed or new one, a ``delete`` when it
+        was emptied or regenerated.
+        """
         session = request._session
         if isinstance(session, UnavailableSession) or not request._session_accessed:
             return
         assert self.store is not None and session is not None
         response.headers.append(("Vary", "Cookie"))
-        old_id: str | None = getattr(request, "_session_id", None)
+        old_id = request._session_id
         data = dict(session)
         if not data:
             if old_id is not None:
                 await self._delete(old_id)
                 self._set_cookie(request, response, "", max_age=0)
             return
-        changed = getattr(session, "modified", True) or json_dumps(data) != getattr(
-            request, "_session_snapshot", b""
-        )
+        serialized = _serialize(data)
         if old_id is not None and request._regenerate_session:
             await self._delete(old_id)
             old_id = None
-        session_id = old_id or new_session_id()
-        if changed or old_id is None:
-            created = getattr(request, "_session_created", None) or time.time()
-            ttl = self._ttl_for(created)
-            await self._save(session_id, {"data": data, "created": created}, ttl)
-        self._set_cookie(request, response, session_id, max_age=self.ttl)
+        created = request._session_created or time.time()
+        ttl = self._ttl_for(created)
+        record = {"data": data, "created": created}
+        if old_id is None:  # new, or moved to a fresh id: never reuse a client's id
+            session_id = new_session_id()
+            await self._save(session_id, record, ttl, only_if_exists=False)
+        else:
+            session_id = old_id
+            if serialized != request._session_snapshot and not await self._save(
+                session_id, record, ttl, only_if_exists=True
+            ):
+                # Deleted meanwhile (logout elsewhere, expiry): deletion wins.
+                self._set_cookie(request, response, "", max_age=0)
+                return
+        self._set_cookie(request, response, session_id, max_age=ttl)
 
     def _ttl_for(self, created: float) -> int:
         if self.absolute_lifetime is None:
@@ -252,22 +280,23 @@ class SessionManager:
         remaining = int(created + self.absolute_lifetime - time.time())
         return max(1, min(self.ttl, remaining))
 
-    async def _save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
+    async def _save(
+        self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool
+    ) -> bool:
         assert self.store is not None
         try:
-            await self.store.save(session_id, record, ttl)
+            stored = await self.store.save(session_id, record, ttl, only_if_exists=only_if_exists)
         except Exception as exc:
-            logger.error("Session store failed to save a session: %s: %s",
-                         type(exc).__name__, exc)
+            _log_failure("save", exc)
             raise HTTPError(503, "Session store unavailable") from exc
+        return stored is not False
 
     async def _delete(self, session_id: str) -> None:
         assert self.store is not None
         try:
             await self.store.delete(session_id)
         except Exception as exc:
-            logger.error("Session store failed to delete a session: %s: %s",
-                         type(exc).__name__, exc)
+            _log_failure("delete", exc)
             raise HTTPError(503, "Session store unavailable") from exc
 
     def _set_cookie(self, request: Request, response: Any, value: str, *, max_age: int) -> None:
@@ -279,3 +308,19 @@ class SessionManager:
                                          secure=secure, samesite=self.samesite))
         )
         response.headers.append(("Cache-Control", "private"))
+
+
+def _log_failure(operation: str, exc: BaseException) -> None:
+    logger.error("Session store failed to %s a session: %s: %s", operation,
+                 type(exc).__name__, exc)
+
+
+def _serialize(data: dict[str, Any]) -> bytes:
+    try:
+        return json_dumps(data)
+    except TypeError as exc:
+        raise TypeError(
+            f"request.session holds a value that cannot be stored: {exc}. Session values "
+            "must be JSON-serialisable (str, numbers, bool, None, lists, dicts, datetime, "
+            "uuid, dataclasses); store an id or a dict instead."
+        ) from None

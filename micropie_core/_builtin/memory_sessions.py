@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..config import Setting
 from ..hookspecs import hookimpl
+from ..serialization import json_dumps, json_loads
 from ..sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -15,18 +17,27 @@ if TYPE_CHECKING:
 
 
 class MemoryStore(SessionStore):
-    """Sessions in a dict, bounded in size, expiring by sliding TTL.
+    """Sessions in a dict of one process, bounded in size, expiring by sliding TTL.
+
+    Records are kept as JSON bytes (the core serializer), so a handler that
+    mutates a nested value changes nothing until the session is saved, exactly
+    as with an external store.
 
     Entries are kept in last-use order. With one TTL for all sessions that is
     also expiry order, so purging pops expired entries from the front and stops
-    at the first live one: the work is proportional to what expired. When full,
-    the least recently used session is evicted.
+    at the first live one: the work is proportional to what expired, never to
+    the number of sessions. (A session whose TTL was shortened by an absolute
+    lifetime may wait behind a longer-lived one; it is still never served after
+    its expiry, and ``max_sessions`` bounds memory regardless.) When full, the
+    least recently used session is evicted.
     """
 
-    def __init__(self, max_sessions: int = 100_000, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self, max_sessions: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_sessions = max_sessions
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -39,26 +50,36 @@ class MemoryStore(SessionStore):
                 break
             del entries[session_id]
 
+    def _live(self, session_id: str, now: float) -> tuple[float, bytes] | None:
+        entry = self._entries.get(session_id)
+        if entry is not None and entry[0] <= now:
+            del self._entries[session_id]
+            return None
+        return entry
+
     async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
         now = self._clock()
         self._purge(now)
-        entry = self._entries.get(session_id)
+        entry = self._live(session_id, now)
         if entry is None:
-            return None
-        if entry[0] <= now:
-            del self._entries[session_id]
             return None
         self._entries[session_id] = (now + ttl, entry[1])
         self._entries.move_to_end(session_id)
-        return entry[1]
+        record: dict[str, Any] = json_loads(entry[1])
+        return record
 
-    async def save(self, session_id: str, record: dict[str, Any], ttl: int) -> None:
+    async def save(
+        self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool = False
+    ) -> bool:
         now = self._clock()
         self._purge(now)
-        self._entries[session_id] = (now + ttl, record)
+        if only_if_exists and self._live(session_id, now) is None:
+            return False
+        self._entries[session_id] = (now + ttl, json_dumps(record))
         self._entries.move_to_end(session_id)
         while len(self._entries) > self.max_sessions:
             self._entries.popitem(last=False)
+        return True
 
     async def delete(self, session_id: str) -> None:
         self._entries.pop(session_id, None)

@@ -1,0 +1,170 @@
+"""``RedisStore``: session records as JSON strings under ``<prefix><session id>``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from micropie_core import SessionStore
+from micropie_core.errors import HTTPError
+from micropie_core.serialization import json_dumps, json_loads
+
+from .breaker import CircuitBreaker, CircuitOpen
+
+logger = logging.getLogger("micropie.sessions_redis")
+
+#: Failures that mean "Redis is not answering" and open the circuit breaker.
+_OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+
+class RedisUnavailable(Exception):
+    """Redis could not serve a session operation; the app answers 503."""
+
+
+def describe_url(url: str) -> str:
+    """``redis://host:port/db`` without credentials, fit for log lines."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RedisStore(SessionStore):
+    """Sessions in Redis: one ``GETEX`` per load, one ``SET ... EX`` per changed save.
+
+    Every key has an expiry. Each operation is bounded by ``timeout`` seconds
+    (connect and read), is never retried, and after an outage-type failure a
+    :class:`CircuitBreaker` makes further operations fail immediately for
+    ``breaker_seconds`` before one probe tries Redis again.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "micropie:session:",
+        timeout: float = 1.0,
+        breaker_seconds: float = 1.0,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.timeout = timeout
+        self.location = describe_url(url)
+        self.breaker = CircuitBreaker(breaker_seconds)
+        self._client: aioredis.Redis | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Create the connection pool and check Redis answers (startup hook).
+
+        An unreachable Redis does not stop the app from starting: it is logged,
+        session requests answer 503 until Redis is back, the rest works.
+        """
+        if self._client is not None:
+            return
+        self._client = aioredis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            health_check_interval=0,
+        )
+        try:
+            await self._run("answer PING", lambda client: client.ping())
+        except RedisUnavailable as exc:
+            logger.warning("Redis session store not reachable at startup: %s", exc)
+
+    async def close(self) -> None:
+        """Close the connection pool (shutdown hook)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # ------------------------------------------------------------------ SessionStore
+
+    def key(self, session_id: str) -> str:
+        """The Redis key holding ``session_id``."""
+        return self.prefix + session_id
+
+    async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
+        key = self.key(session_id)
+        raw = await self._run("load a session", lambda client: client.getex(key, ex=ttl))
+        if raw is None:
+            return None
+        try:
+            record = json_loads(cast(bytes, raw))
+        except HTTPError:
+            logger.warning("Ignoring a session record that is not JSON under key %r", key)
+            return None
+        return record if isinstance(record, dict) else None
+
+    async def save(
+        self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool = False
+    ) -> bool:
+        key, value = self.key(session_id), json_dumps(record)
+        stored = await self._run(
+            "save a session",
+            lambda client: client.set(key, value, ex=ttl, xx=only_if_exists),
+        )
+        return bool(stored)
+
+    async def delete(self, session_id: str) -> None:
+        key = self.key(session_id)
+        await self._run("delete a session", lambda client: client.delete(key))
+
+    # ------------------------------------------------------------------ internals
+
+    async def _run(self, operation: str, call: Callable[[aioredis.Redis], Any]) -> Any:
+        client = self._client
+        if client is None:
+            raise RedisUnavailable(
+                f"the Redis session store ({self.location}) is not open: the app's startup "
+                "(ASGI lifespan) has not run or shutdown already closed it"
+            )
+        try:
+            probe = self.breaker.before_call()
+        except CircuitOpen as exc:
+            raise RedisUnavailable(f"Redis at {self.location} is down: {exc}") from None
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await cast(Awaitable[Any], call(client))
+        except _OUTAGE_ERRORS as exc:
+            was_open = self.breaker.is_open
+            self.breaker.failed(probe, exc)
+            if not was_open:
+                logger.warning(
+                    "Redis session store at %s unreachable (%s); session requests answer 503 "
+                    "and Redis is retried every %s s", self.location, self.breaker.last_error,
+                    self.breaker.open_seconds,
+                )
+            detail = self.breaker.last_error
+            if isinstance(exc, TimeoutError) and not isinstance(exc, RedisError):
+                detail = f"no answer within {self.timeout} s"
+            raise RedisUnavailable(
+                f"Redis at {self.location} failed to {operation}: {detail}"
+            ) from exc
+        except RedisError as exc:
+            self.breaker.released(probe)
+            raise RedisUnavailable(
+                f"Redis at {self.location} refused to {operation}: {type(exc).__name__}: {exc}"
+            ) from exc
+        except BaseException:
+            self.breaker.released(probe)
+            raise
+        if self.breaker.is_open:
+            logger.warning("Redis session store at %s is reachable again", self.location)
+        self.breaker.succeeded(probe)
+        return result
+

@@ -1,0 +1,416 @@
+"""The session protocol of the core (micropie_core/sessions.py), seen through HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from micropie_core import App, SessionBackend, SessionStore
+from micropie_core._builtin.memory_sessions import MemoryStore
+from micropie_core.hookspecs import hookimpl
+from micropie_core.sessions import is_well_formed, new_session_id
+from micropie_core.testing import TestClient, TestResponse
+
+Client = Callable[..., TestClient]
+
+
+class CountingStore(SessionStore):
+    """A memory store that records every call, so tests can see store traffic."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.calls: list[tuple[str, str]] = []
+        self.fail: Exception | None = None
+
+    async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
+        self.calls.append(("load", session_id))
+        if self.fail:
+            raise self.fail
+        return await self.inner.load(session_id, ttl)
+
+    async def save(
+        self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool = False
+    ) -> bool:
+        self.calls.append(("save", session_id))
+        if self.fail:
+            raise self.fail
+        return await self.inner.save(session_id, record, ttl, only_if_exists=only_if_exists)
+
+    async def delete(self, session_id: str) -> None:
+        self.calls.append(("delete", session_id))
+        if self.fail:
+            raise self.fail
+        await self.inner.delete(session_id)
+
+
+class UseStore:
+    """A per-test plugin whose ``session_store`` hook provides ``store``."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    @hookimpl
+    def session_store(self) -> SessionStore:
+        return self.store
+
+
+class Site(App):
+    async def visits(self) -> str:
+        count = self.request.session.get("visits", 0) + 1
+        self.request.session["visits"] = count
+        return str(count)
+
+    async def peek(self) -> str:
+        return str(self.request.session.get("visits", 0))
+
+    async def login(self) -> str:
+        self.request.session["user"] = "ann"
+        self.request.regenerate_session()
+        return "ok"
+
+    async def logout(self) -> str:
+        self.request.session.clear()
+        return "bye"
+
+    async def cart(self) -> str:
+        self.request.session.setdefault("cart", []).append("apple")
+        return "added"
+
+    async def plain(self) -> str:
+        return "no session here"
+
+
+def site(store: SessionStore | None = None, **sessions: Any) -> Site:
+    plugins: list[Any] = ["sessions"]
+    if store is not None:
+        plugins.append(UseStore(store))
+    return Site(plugins=plugins, config={"sessions": sessions} if sessions else None)
+
+
+def cookie_attrs(response: TestResponse) -> dict[str, str]:
+    (header,) = response.headers.getlist("set-cookie")
+    first, *attributes = header.split(";")
+    attrs = {"": first.strip()}
+    for attribute in attributes:
+        key, _, value = attribute.strip().partition("=")
+        attrs[key.lower()] = value
+    return attrs
+
+
+def test_visit_counter_counts_with_the_memory_store(client: Client) -> None:
+    c = client(site())
+    assert [c.get("/visits").text for _ in range(3)] == ["1", "2", "3"]
+
+
+def test_session_cookie_attributes(client: Client) -> None:
+    response = client(site(ttl=600)).get("/visits")
+    attrs = cookie_attrs(response)
+    name, _, value = attrs[""].partition("=")
+    assert name == "session_id" and is_well_formed(value)
+    assert "httponly" in attrs and attrs["samesite"] == "Lax" and attrs["path"] == "/"
+    assert attrs["max-age"] == "600"
+    assert "secure" not in attrs
+    assert response.headers.get("cache-control") == "private"
+    assert "Cookie" in response.headers.getlist("vary")
+
+
+def test_cookie_is_secure_over_https_or_when_configured(client: Client) -> None:
+    assert "secure" in cookie_attrs(client(site(), base_url="https://x").get("/visits"))
+    assert "secure" in cookie_attrs(client(site(secure=True)).get("/visits"))
+    assert "secure" not in cookie_attrs(
+        client(site(secure=False), base_url="https://x").get("/visits"))
+
+
+def test_cookie_name_and_samesite_are_configurable(client: Client) -> None:
+    c = client(site(cookie_name="sid", samesite="strict"))
+    attrs = cookie_attrs(c.get("/visits"))
+    assert attrs[""].startswith("sid=") and attrs["samesite"] == "Strict"
+    assert c.get("/visits").text == "2"
+
+
+def test_requests_that_do_not_touch_the_session_are_left_alone(client: Client) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    store.calls.clear()
+    response = c.get("/plain")
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers and "vary" not in response.headers
+    assert store.calls == [("load", c.cookies["session_id"])]  # the sliding TTL refresh only
+    store.calls.clear()
+    fresh = client(site(store)).get("/plain")
+    assert "set-cookie" not in fresh.headers and store.calls == []
+
+
+@pytest.mark.parametrize("value", [
+    "x" * 4096, "attacker", "../../etc/passwd", "A" * 42, "A" * 44, '"quoted"', "é" * 43,
+    "A" * 42 + "=", "", "a b c",
+])
+def test_malformed_cookies_cost_no_store_call_and_are_not_adopted(
+    client: Client, value: str
+) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    response = c.get("/visits", headers={"cookie": f"session_id={value}"})
+    assert response.status_code == 200 and response.text == "1"
+    assert [call for call, _ in store.calls] == ["save"]
+    new_id = response.cookies["session_id"]
+    assert new_id != value and is_well_formed(new_id)
+
+
+def test_an_attacker_chosen_well_formed_id_is_never_adopted(client: Client) -> None:
+    store = CountingStore()
+    chosen = new_session_id()
+    response = client(site(store)).get("/visits", cookies={"session_id": chosen})
+    assert response.text == "1"
+    new_id = response.cookies["session_id"]
+    assert new_id != chosen and chosen not in response.headers.get("set-cookie", "")
+    assert ("save", chosen) not in store.calls
+    assert asyncio.run(store.inner.load(chosen, 60)) is None
+
+
+def test_an_empty_session_rotates_to_a_fresh_id_when_populated(client: Client) -> None:
+    c = client(site())
+    c.get("/visits")
+    first = c.cookies["session_id"]
+    c.get("/logout")
+    assert "session_id" not in c.cookies
+    c.get("/visits")
+    assert c.cookies["session_id"] != first
+
+
+def test_regenerate_session_moves_data_to_a_new_id_and_deletes_the_old(client: Client) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    old = c.cookies["session_id"]
+    c.get("/login")
+    new = c.cookies["session_id"]
+    assert new != old
+    assert c.get("/peek").text == "1"  # data moved along
+    assert c.get("/peek", cookies={"session_id": old}).text == "0"  # old id loads empty
+    assert asyncio.run(store.inner.load(old, 60)) is None
+
+
+def test_emptying_the_session_deletes_it_and_expires_the_cookie(client: Client) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    session_id = c.cookies["session_id"]
+    response = c.get("/logout")
+    attrs = cookie_attrs(response)
+    assert attrs[""] == 'session_id=""' or attrs[""] == "session_id="
+    assert attrs["max-age"] == "0"
+    assert ("delete", session_id) in store.calls and len(store.inner) == 0
+
+
+def test_a_read_only_request_saves_nothing_and_a_change_saves_once(client: Client) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    session_id = c.cookies["session_id"]
+    store.calls.clear()
+    c.get("/peek")
+    assert store.calls == [("load", session_id)]
+    store.calls.clear()
+    c.get("/visits")
+    assert store.calls == [("load", session_id), ("save", session_id)]
+
+
+def test_writing_the_same_value_back_is_not_a_change(client: Client) -> None:
+    class Rewrite(Site):
+        async def same(self) -> str:
+            self.request.session["visits"] = self.request.session["visits"]
+            return "same"
+
+    store = CountingStore()
+    c = client(Rewrite(plugins=["sessions", UseStore(store)]))
+    c.get("/visits")
+    store.calls.clear()
+    c.get("/same")
+    assert [call for call, _ in store.calls] == ["load"]
+
+
+def test_nested_mutations_are_saved(client: Client) -> None:
+    class Carts(Site):
+        async def count(self) -> str:
+            return str(len(self.request.session.get("cart", [])))
+
+    c = client(Carts(plugins=["sessions"]))
+    c.get("/cart")
+    c.get("/cart")
+    assert c.get("/count").text == "2"
+
+
+def test_store_failure_is_a_503_with_one_log_line_never_a_500(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    store.fail = ConnectionError("store down")
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        response = c.get("/visits")
+    assert response.status_code == 503 and "unavailable" in response.text
+    lines = [r for r in caplog.records if r.name == "micropie"]
+    assert len(lines) == 1 and "store down" in lines[0].getMessage()
+    assert lines[0].exc_info is None  # one line, not a traceback
+    assert c.get("/plain").status_code == 200  # no session use, no error
+    assert c.get("/visits", cookies={"session_id": ""}).status_code == 503  # a failing save
+    store.fail = None
+    assert c.get("/visits").text == "2"
+
+
+def test_a_failing_delete_is_a_503(client: Client) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    store.fail = RuntimeError("disk full")
+    store.inner = MemoryStore()
+    assert c.get("/logout").status_code == 503
+
+
+def test_a_broken_store_record_is_not_adopted(client: Client) -> None:
+    class Broken(SessionStore):
+        async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
+            return {"data": "not a dict", "created": "yesterday"}
+
+        async def save(self, session_id: str, record: dict[str, Any], ttl: int, *,
+                       only_if_exists: bool = False) -> bool:
+            return True
+
+        async def delete(self, session_id: str) -> None:
+            return None
+
+    response = client(site(Broken())).get("/visits", cookies={"session_id": new_session_id()})
+    assert response.text == "1"
+
+
+def test_values_that_cannot_be_stored_get_a_clear_error(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Bad(App):
+        async def index(self) -> str:
+            self.request.session["obj"] = object()
+            return "x"
+
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        assert client(Bad(plugins=["sessions"])).get("/").status_code == 500
+    assert "JSON-serialisable" in caplog.text
+
+
+def test_absolute_lifetime_ends_a_session_however_active(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import micropie_core.sessions as sessions_module
+
+    now = [1_000_000.0]
+
+    class Clock:
+        @staticmethod
+        def time() -> float:
+            return now[0]
+
+    monkeypatch.setattr(sessions_module, "time", Clock)
+    c = client(site(ttl=100, absolute_lifetime=150))
+    assert cookie_attrs(c.get("/visits"))["max-age"] == "100"
+    now[0] += 90
+    assert c.get("/visits").text == "2"  # still alive
+    now[0] += 50
+    response = c.get("/visits")
+    assert response.text == "3"
+    assert cookie_attrs(response)["max-age"] == "10"  # capped by the absolute lifetime
+    now[0] += 11
+    assert c.get("/visits").text == "1"  # expired although it was just used
+
+
+def test_deletion_wins_over_a_concurrent_write(client: Client) -> None:
+    """Logout in one request while another, slower one changes the same session."""
+    gate = asyncio.Event()
+
+    class Slow(Site):
+        async def slow(self) -> str:
+            self.request.session["visits"] = 99
+            await gate.wait()
+            return "slow"
+
+    app = Slow(plugins=["sessions"])
+    c = client(app)
+    c.get("/visits")
+
+    async def race() -> TestResponse:
+        slow = asyncio.ensure_future(c.arequest("GET", "/slow"))
+        await asyncio.sleep(0.05)
+        await c.arequest("GET", "/logout")
+        gate.set()
+        return await slow
+
+    response = c.run(race())
+    assert response.text == "slow" and cookie_attrs(response)["max-age"] == "0"
+    assert c.get("/peek").text == "0"
+
+
+def test_concurrent_writes_to_one_session_last_write_wins(client: Client) -> None:
+    gates = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    class Writers(Site):
+        async def put(self, key: str) -> str:
+            session = self.request.session
+            session[key] = True
+            await gates[key].wait()
+            return ",".join(sorted(session))
+
+        async def keys(self) -> str:
+            return ",".join(sorted(self.request.session))
+
+    c = client(Writers(plugins=["sessions"]))
+    c.get("/visits")
+
+    async def race() -> None:
+        first = asyncio.ensure_future(c.arequest("GET", "/put/a"))
+        second = asyncio.ensure_future(c.arequest("GET", "/put/b"))
+        await asyncio.sleep(0.05)
+        gates["a"].set()
+        await first
+        gates["b"].set()
+        await second
+
+    c.run(race())
+    assert c.get("/keys").text == "b,visits"  # b saved last; a's change is lost
+
+
+class DictBackend(SessionBackend):
+    """A MicroPie-style custom store."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+        self.timeouts: list[int] = []
+
+    async def load(self, session_id: str) -> dict[str, Any]:
+        return self.data.get(session_id, {})
+
+    async def save(self, session_id: str, data: dict[str, Any], timeout: int) -> None:
+        self.timeouts.append(timeout)
+        if data and timeout:
+            self.data[session_id] = data
+        else:
+            self.data.pop(session_id, None)
+
+
+def test_micropie_session_backend_keeps_working(client: Client) -> None:
+    backend = DictBackend()
+    c = client(Site(backend, config={"sessions": {"ttl": 60}}))
+    assert [c.get("/visits").text for _ in range(3)] == ["1", "2", "3"]
+    assert list(backend.data) == [c.cookies["session_id"]] and backend.timeouts == [60, 60, 60]
+    c.get("/logout")
+    assert backend.data == {}
+
+
+def test_no_store_gives_a_clear_error(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        assert client(Site(plugins=[])).get("/visits").status_code == 500
+    assert "'sessions' plugin was left out" in caplog.text
