@@ -11,7 +11,7 @@ Each hook has a section in ``docs/plugin_hooks.md``; a test keeps both in step.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -110,6 +110,22 @@ def template_renderer(app: App) -> Callable[..., Awaitable[str]] | None:
     Called once at the end of construction. The renderer receives the template
     name and a dict of context values and returns the rendered text. First
     non-None result wins.
+    """
+
+
+@hookspec
+def template_context(
+    app: App, request: Request | None
+) -> Mapping[str, Any] | Awaitable[Mapping[str, Any] | None] | None:
+    """Add values to the context of every rendered template. Async allowed.
+
+    Called by the template plugin each time a template is rendered (not for
+    requests that render nothing). ``request`` is the request being handled,
+    or ``None`` when rendering outside a request. Return a dict of names to
+    merge into the context, or ``None``. Every implementation is called; on a
+    clash the one called first (``tryfirst``, else the latest registered)
+    wins, and values passed to the render call win over all of them. The
+    template plugin resolves the implementations once at construction.
     """
 
 
