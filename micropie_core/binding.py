@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import HTTPError
+from .uploads import UploadedFile
 
 if TYPE_CHECKING:
     from .requests import Request
@@ -122,6 +123,7 @@ class Param:
     from_text: Callable[[str], Any] | None
     from_json: Callable[[Any], Any] | None
     multi: bool  # list[...]: every value of the name, not just the first
+    file: bool = False  # annotated UploadedFile / list[UploadedFile]: binds from files only
 
 
 def _resolve_annotations(function: Callable[..., Any]) -> dict[str, Any]:
@@ -140,6 +142,10 @@ def _resolve_annotations(function: Callable[..., Any]) -> dict[str, Any]:
                     raw[name] = _BY_NAME[text]
                 elif text.startswith("list[") and text[5:-1] in _BY_NAME:
                     raw[name] = list[_BY_NAME[text[5:-1]]]  # type: ignore[misc]
+                elif text.rpartition(".")[2] == "UploadedFile":
+                    raw[name] = UploadedFile
+                elif text.startswith("list[") and text[5:-1].rpartition(".")[2] == "UploadedFile":
+                    raw[name] = list[UploadedFile]
                 if optional and not isinstance(raw[name], str):
                     raw[name] = raw[name] | None
         return raw
@@ -165,9 +171,10 @@ def plan_params(
         if multi:
             inner = typing.get_args(annotation)
             annotation = inner[0] if inner else str
+        is_file = annotation is UploadedFile
         converters = _CONVERTERS.get(annotation)
-        type_name = annotation.__name__ if converters else ""
-        if multi and converters:
+        type_name = annotation.__name__ if converters or is_file else ""
+        if multi and (converters or is_file):
             type_name = f"list[{type_name}]"
         plan.append(
             Param(
@@ -178,6 +185,7 @@ def plan_params(
                 from_text=converters[0] if converters else None,
                 from_json=converters[1] if converters else None,
                 multi=multi,
+                file=is_file,
             )
         )
     return tuple(plan)
@@ -247,6 +255,8 @@ def bind(route: Route, request: Request) -> tuple[list[Any], dict[str, Any]]:
 
 def _lookup(param: Param, request: Request) -> Any:
     name = param.name
+    if param.file:
+        return _lookup_file(param, request)
     values = request.query_params.get(name) or request.body_params.get(name)
     if values:
         return _from_texts(param, values)
@@ -256,6 +266,26 @@ def _lookup(param: Param, request: Request) -> Any:
     files = request.files
     if name in files:
         return files[name]
+    if param.default is EMPTY:
+        raise HTTPError(400, f"Missing required parameter '{name}'")
+    return param.default
+
+
+def _lookup_file(param: Param, request: Request) -> Any:
+    """An ``UploadedFile`` parameter binds from uploads only; text there is a 400."""
+    name = param.name
+    files = request.files
+    if name in files:
+        if not param.multi:
+            return files[name]
+        getlist = getattr(files, "getlist", None)
+        return getlist(name) if getlist is not None else [files[name]]
+    text = request.query_params.get(name) or request.body_params.get(name)
+    if text:
+        raise HTTPError(
+            400, f"Invalid value for parameter '{name}': expected {param.type_name} "
+            "(a file sent as multipart/form-data), got a text value"
+        )
     if param.default is EMPTY:
         raise HTTPError(400, f"Missing required parameter '{name}'")
     return param.default

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from .errors import HTTPError
 from .requests import Request, parse_urlencoded
 from .serialization import json_loads
-from .types import Receive
+from .types import Message, Receive
 
+KiB = 1024
 MiB = 1024 * 1024
 
 
@@ -19,13 +20,23 @@ class ClientDisconnect(Exception):
 
 @dataclass(frozen=True, slots=True)
 class BodyLimits:
-    """Limits on request bodies; every one is an ``App(...)`` keyword argument."""
+    """Limits on request bodies; every one is an ``App(...)`` keyword argument.
+
+    ``max_form_fields`` counts urlencoded fields and multipart parts alike;
+    ``max_files``, ``max_field_size`` (one multipart text field),
+    ``max_part_header_size`` (one header line of a part) and ``max_part_headers``
+    (header lines per part) apply to ``multipart/form-data`` bodies.
+    """
 
     max_body_size: int | None = 16 * MiB
     max_form_fields: int = 1000
     max_json_depth: int = 512
     body_timeout: float | None = 60.0
     body_idle_timeout: float | None = 10.0
+    max_files: int = 100
+    max_field_size: int = 1 * MiB
+    max_part_header_size: int = 4 * KiB
+    max_part_headers: int = 8
 
     def __post_init__(self) -> None:
         for name in ("max_body_size", "body_timeout", "body_idle_timeout"):
@@ -34,7 +45,8 @@ class BodyLimits:
                 raise ValueError(
                     f"App({name}=...) must be a positive number or None, got {value!r}."
                 )
-        for name in ("max_form_fields", "max_json_depth"):
+        for name in ("max_form_fields", "max_json_depth", "max_files", "max_field_size",
+                     "max_part_header_size", "max_part_headers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"App({name}=...) must be a positive int, got {value!r}.")
@@ -60,24 +72,12 @@ async def read_body(
     The declared ``Content-Length`` is checked before anything is read; the bytes
     actually received are counted too, so a lying or chunked client is caught.
     """
-    if limit is not None and declared_length is not None and declared_length > limit:
-        raise HTTPError(413, f"Body of {declared_length} bytes exceeds the limit of {limit} bytes")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + total_timeout if total_timeout is not None else None
+    check_declared_length(declared_length, limit)
+    timed = TimedReceive(receive, total_timeout, idle_timeout)
     chunks: list[bytes] = []
     size = 0
     while True:
-        wake = deadline
-        if idle_timeout is not None:
-            idle_deadline = loop.time() + idle_timeout
-            wake = idle_deadline if wake is None else min(wake, idle_deadline)
-        try:
-            async with asyncio.timeout_at(wake):
-                message = await receive()
-        except TimeoutError:
-            raise HTTPError(408, "Timed out receiving the request body") from None
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
+        message = await timed()
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -87,6 +87,45 @@ async def read_body(
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def check_declared_length(declared_length: int | None, limit: int | None) -> None:
+    """413 when the declared ``Content-Length`` is already over ``limit``."""
+    if limit is not None and declared_length is not None and declared_length > limit:
+        raise HTTPError(413, f"Body of {declared_length} bytes exceeds the limit of {limit} bytes")
+
+
+class TimedReceive:
+    """``await timed()``: the next ``http.request`` message, within the body timeouts.
+
+    The total timeout runs from construction; the idle timeout from each call.
+    Raises ``HTTPError(408)`` on a timeout and :class:`ClientDisconnect` when the
+    client went away.
+    """
+
+    __slots__ = ("_deadline", "_idle", "_loop", "_receive")
+
+    def __init__(
+        self, receive: Receive, total_timeout: float | None, idle_timeout: float | None
+    ) -> None:
+        self._receive = receive
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time() + total_timeout if total_timeout is not None else None
+        self._idle = idle_timeout
+
+    async def __call__(self) -> Message:
+        wake = self._deadline
+        if self._idle is not None:
+            idle_deadline = self._loop.time() + self._idle
+            wake = idle_deadline if wake is None else min(wake, idle_deadline)
+        try:
+            async with asyncio.timeout_at(wake):
+                message = await self._receive()
+        except TimeoutError:
+            raise HTTPError(408, "Timed out receiving the request body") from None
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        return message
 
 
 def parse_body(request: Request, body: bytes, media_type: str, limits: BodyLimits) -> None:

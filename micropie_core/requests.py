@@ -10,9 +10,11 @@ from urllib.parse import unquote_plus
 
 from .headers import Headers
 from .types import Receive, Scope
+from .uploads import UploadedFiles
 
 if TYPE_CHECKING:
     from .app import App
+    from .multipart import MultipartReader
 
 current_request: ContextVar[Request] = ContextVar("micropie_current_request")
 
@@ -91,6 +93,7 @@ class Request:
     _regenerate_session = False
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware
+    _form_reader: MultipartReader | None = None  # a multipart body still being parsed
 
     def __init__(self, scope: Scope, receive: Receive | None = None, app: App | None = None):
         self.scope = scope
@@ -139,9 +142,15 @@ class Request:
 
     @property
     def files(self) -> dict[str, Any]:
-        """Uploaded files by field name."""
+        """Uploaded files (:class:`~micropie_core.UploadedFile`) by field name.
+
+        ``files[name]`` is the first file sent under ``name``; for a multipart
+        body this is an :class:`~micropie_core.uploads.UploadedFiles` whose
+        ``getlist(name)`` gives all of them. Files after the first one may still
+        be arriving when the handler starts: see :meth:`load_form`.
+        """
         if self._files is None:
-            self._files = {}
+            self._files = UploadedFiles()
         return self._files
 
     @files.setter
@@ -191,8 +200,24 @@ class Request:
         return default
 
     async def body(self) -> bytes:
-        """The raw request body (read before the handler runs, within the limits)."""
+        """The raw request body (read before the handler runs, within the limits).
+
+        Empty for ``multipart/form-data``, which is streamed into
+        ``body_params`` and ``files`` instead.
+        """
         return self._body
+
+    async def load_form(self) -> None:
+        """Wait until a multipart body has been parsed to its end.
+
+        Handlers start while a multipart body is still arriving (at its first
+        file). Afterwards ``body_params`` and ``files`` are complete; files not
+        read yet wait on disk. Raises ``HTTPError`` (400/408/413) if the rest
+        of the body is malformed or over a limit, ``ClientDisconnect`` if the
+        client went away. Returns at once for every other body.
+        """
+        if self._form_reader is not None:
+            await self._form_reader.wait_for(None)
 
     def regenerate_session(self) -> None:
         """Move this session to a fresh id when the response is sent (after login)."""
