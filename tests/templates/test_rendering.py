@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from micropie_templates import environment, render
 
 from micropie_core import App, ConfigError, Request, hookimpl
 from micropie_core.testing import TestClient
-from micropie_templates import environment, render
 from tests.templates.conftest import WriteTemplates
 
 Client = Callable[..., TestClient]

@@ -32,6 +32,7 @@ class TemplateCache:
         self.auto_reload = auto_reload
         self._ready: dict[str, jinja2.Template] = {}
         self._trees: dict[str, list[jinja2.Template]] = {}
+        self._references: dict[str, list[str]] = {}
         self._loading: dict[str, asyncio.Future[jinja2.Template]] = {}
         self._lock = threading.Lock()
 
@@ -87,6 +88,7 @@ class TemplateCache:
         """Forget every compiled template."""
         self._ready.clear()
         self._trees.clear()
+        self._references.clear()
         if self.environment.cache is not None:
             self.environment.cache.clear()
 
@@ -108,11 +110,16 @@ class TemplateCache:
                 continue
             seen.add(template.name)
             yield template
-            stack.extend((ref, template.name) for ref in self._references(template.name))
+            stack.extend((ref, template.name) for ref in self._referenced_by(template.name))
 
-    def _references(self, name: str) -> list[str]:
-        environment = self.environment
-        assert environment.loader is not None
-        source, filename, _ = environment.loader.get_source(environment, name)
-        tree = environment.parse(source, name, filename)
-        return [ref for ref in meta.find_referenced_templates(tree) if ref is not None]
+    def _referenced_by(self, name: str) -> list[str]:
+        """Names ``name`` extends, includes or imports literally (scanned once)."""
+        references = self._references.get(name)
+        if references is None:
+            environment = self.environment
+            assert environment.loader is not None
+            source, filename, _ = environment.loader.get_source(environment, name)
+            tree = environment.parse(source, name, filename)
+            references = [r for r in meta.find_referenced_templates(tree) if r is not None]
+            self._references[name] = references
+        return references
