@@ -130,8 +130,9 @@ def test_templates_from_packages(client: Client, template_package: str,
 def test_missing_template_with_packages_names_them(
     client: Client, template_package: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    packages = [f"{template_package}:layouts"]
     app = Site(plugins=["templates"],
-               config={"templates": {"directory": [], "packages": [f"{template_package}:layouts"]}})
+               config={"templates": {"directory": [], "packages": packages}})
     assert client(app).get("/").status_code == 500
     assert (f"Searched: package '{template_package}' (folder 'layouts')."
             in caplog.text)
