@@ -11,8 +11,9 @@ import asyncio
 from datetime import date
 from typing import Any
 
-from micropie_core import App, Response
 from micropie_templates import render
+
+from micropie_core import App, Response
 
 NOTES: dict[str, dict[str, Any]] = {
     "welcome": {"title": "Welcome", "day": date(2025, 1, 6),
