@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from .headers import Headers
 from .serialization import json_dumps, json_loads
+from .testing_websocket import WebSocketTestSession
 from .types import ASGIApp, Message, Scope
 
 T = TypeVar("T")
@@ -336,6 +337,21 @@ class TestClient:
 
     def options(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("OPTIONS", path, **kwargs)
+
+    def websocket_connect(
+        self,
+        path: str,
+        subprotocols: Iterable[str] | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> WebSocketTestSession:
+        """A WebSocket session for ``path``; the handshake happens on ``with`` / ``async with``.
+
+        See :mod:`micropie_core.testing_websocket` (a refused handshake raises
+        ``WebSocketDenied``, a close while receiving ``WebSocketDisconnect``).
+        """
+        return WebSocketTestSession(self, path, subprotocols=subprotocols, headers=headers,
+                                    **kwargs)
 
     async def aget(self, path: str, **kwargs: Any) -> TestResponse:
         return await self.arequest("GET", path, **kwargs)
