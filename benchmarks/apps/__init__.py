@@ -1,0 +1,1 @@
+"""The same three-endpoint app written for every framework the suite compares."""

@@ -1,0 +1,119 @@
+"""What both harnesses share: the frameworks, the endpoints, statistics, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+# module:attribute of each framework's app, relative to benchmarks/ (see apps/).
+FRAMEWORKS: dict[str, str] = {
+    "bare ASGI": "apps.bare:app",
+    "micropie-core": "apps.core:app",
+    "micropie-core + plugins": "apps.core_all_plugins:app",
+    "MicroPie 0.32": "apps.micropie032:app",
+    "Starlette": "apps.starlette_app:app",
+    "BlackSheep": "apps.blacksheep_app:app",
+}
+BASELINE = "bare ASGI"
+
+ENDPOINTS: dict[str, tuple[str, str, bytes]] = {
+    # name: (path, query string, expected body)
+    "text": ("/", "", b"Hello, World!"),
+    "json": ("/json", "", b'"message"'),
+    "greet": ("/greet/Ann", "greeting=Hi", b"Hi, Ann!"),
+}
+
+
+@dataclass
+class Sample:
+    framework: str
+    endpoint: str
+    rates: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates)
+
+    @property
+    def spread(self) -> float:
+        """Half the range of the rounds, as a fraction of the median."""
+        return (max(self.rates) - min(self.rates)) / 2 / self.median
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for dist in ("micropie-core", "micropie", "starlette", "blacksheep", "uvicorn"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = "missing"
+    return found
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def table(samples: list[Sample], title: str) -> str:
+    """A Markdown table: requests/second and the ratio to the bare ASGI app."""
+    endpoints = list(dict.fromkeys(s.endpoint for s in samples))
+    frameworks = list(dict.fromkeys(s.framework for s in samples))
+    by_key = {(s.framework, s.endpoint): s for s in samples}
+    lines = [f"### {title}", "",
+             "| framework | " + " | ".join(f"{e} req/s (x bare)" for e in endpoints) + " |",
+             "|---|" + "---:|" * len(endpoints)]
+    for framework in frameworks:
+        cells = []
+        for endpoint in endpoints:
+            sample = by_key.get((framework, endpoint))
+            base = by_key.get((BASELINE, endpoint))
+            if sample is None:
+                cells.append("-")
+                continue
+            ratio = f" ({sample.median / base.median:.2f})" if base else ""
+            cells.append(f"{sample.median:,.0f} ±{sample.spread:.0%}{ratio}")
+        lines.append(f"| {framework} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save(kind: str, samples: list[Sample], extra: dict[str, object] | None = None) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{kind}.json"
+    path.write_text(json.dumps({
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "revision": git_revision(),
+        "versions": versions(),
+        "samples": [{"framework": s.framework, "endpoint": s.endpoint, "rates": s.rates}
+                    for s in samples],
+        **(extra or {}),
+    }, indent=2) + "\n")
+    return path

@@ -1,0 +1,118 @@
+"""HTTP harness: each app on uvicorn (one worker), loaded by wrk from a second process.
+
+The server is pinned to one core and wrk to the other (``taskset``), so the
+load generator does not steal the server's CPU. Every round starts each
+framework's server in turn and runs wrk on every endpoint (interleaved rounds);
+the median round is reported. Every load run is bounded by ``--duration``.
+
+    python over_http.py [--duration 5] [--rounds 3] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from common import ENDPOINTS, FRAMEWORKS, HERE, Sample, save, table
+
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pinned(cpu: str, command: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", cpu, *command]
+    return command
+
+
+class Server:
+    def __init__(self, target: str) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port),
+                   "--host", "127.0.0.1", "--workers", "1", "--loop", "uvloop",
+                   "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        self.process = subprocess.Popen(pinned(SERVER_CPU, command), cwd=HERE)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait(self, path: str, expected: bytes, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as response:
+                    body = response.read()
+                if expected not in body:
+                    raise RuntimeError(f"{self.url}{path} answered {body[:80]!r}")
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server for {self.url} did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def wrk(url: str, duration: float, connections: int) -> float:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
+    out = subprocess.run(pinned(LOAD_CPU, command), capture_output=True, text=True,
+                         timeout=duration + 30, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"could not read wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+def main(duration: float, rounds: int, connections: int, only: list[str] | None) -> list[Sample]:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is required: apt-get install wrk")
+    chosen = {name: target for name, target in FRAMEWORKS.items() if not only or name in only}
+    rates: dict[tuple[str, str], list[float]] = {}
+    for round_number in range(rounds):
+        for name, target in chosen.items():
+            server = Server(target)
+            try:
+                for endpoint, (path, query, expected) in ENDPOINTS.items():
+                    full = f"{path}?{query}" if query else path
+                    server.wait(full, expected)
+                    wrk(server.url + full, 1, connections)  # warm-up, not recorded
+                    rate = wrk(server.url + full, duration, connections)
+                    rates.setdefault((name, endpoint), []).append(rate)
+            finally:
+                server.stop()
+        print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
+    return [Sample(name, endpoint, values) for (name, endpoint), values in rates.items()]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", nargs="*", help="framework names to run")
+    args = parser.parse_args()
+    samples = main(args.duration, args.rounds, args.connections, args.only)
+    title = (f"HTTP over uvicorn (1 worker, uvloop, httptools), wrk -t1 -c{args.connections} "
+             f"{args.duration:g}s x {args.rounds} rounds (median)")
+    print(table(samples, title))
+    print(f"saved {save('http', samples)}")

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole performance suite, one command:  bash benchmarks/run.sh
+#
+# Builds benchmarks/.venv (peers + server + chart library, separate from the test
+# environment), installs micropie-core and every plugin of this repository into it,
+# then runs the in-process harness, the HTTP harness (needs wrk and 2+ cores),
+# the start-up measurement, and draws results/chart.png + results/latest.md.
+# QUICK=1 runs short rounds for a smoke check; the numbers are then not for quoting.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+packages=(-r requirements.txt -e ..)
+for dist in ../plugins/*/; do
+    [ -f "${dist}pyproject.toml" ] && packages+=(-e "${dist}")
+done
+.venv/bin/python -m pip install -qq --disable-pip-version-check "${packages[@]}"
+if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    else
+        echo "wrk is required for the HTTP harness: apt-get install wrk" >&2
+        exit 1
+    fi
+fi
+
+if [ "${QUICK:-0}" = "1" ]; then
+    inprocess=(--requests 2000 --rounds 1); http=(--duration 1 --rounds 1); startup=(--runs 3)
+else
+    inprocess=(--requests 20000 --rounds 5); http=(--duration 5 --rounds 3); startup=(--runs 15)
+fi
+.venv/bin/python inprocess.py "${inprocess[@]}"
+.venv/bin/python over_http.py "${http[@]}"
+.venv/bin/python startup.py "${startup[@]}"
+.venv/bin/python chart.py

@@ -1,0 +1,67 @@
+"""Start-up costs: ``import micropie_core`` and ``App()`` with every plugin installed.
+
+Each measurement runs in a fresh interpreter (imports are cached per process);
+the median of ``--runs`` is reported. ``import`` time is the difference between
+``python -c "import micropie_core"`` and ``python -c "pass"``, so interpreter
+start-up is not counted.
+
+    python startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+from common import RESULTS
+
+APP_PROBE = """
+import time
+from micropie_core import App
+class Root(App):
+    async def index(self):
+        return "hi"
+start = time.perf_counter()
+app = Root()
+elapsed = time.perf_counter() - start
+print(elapsed, ",".join(app.plugins.active_names()))
+"""
+
+
+def interpreter_seconds(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
+
+
+def main(runs: int) -> dict[str, object]:
+    empty, imported, constructed = [], [], []
+    plugins = ""
+    for _ in range(runs):  # interleaved, like every other measurement here
+        empty.append(interpreter_seconds("pass"))
+        imported.append(interpreter_seconds("import micropie_core"))
+        out = subprocess.run([sys.executable, "-c", APP_PROBE], check=True,
+                             capture_output=True, text=True).stdout.split()
+        constructed.append(float(out[0]))
+        plugins = out[1] if len(out) > 1 else ""
+    return {
+        "import_ms": (statistics.median(imported) - statistics.median(empty)) * 1000,
+        "app_ms": statistics.median(constructed) * 1000,
+        "active_plugins": plugins,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    figures = main(parser.parse_args().runs)
+    print("### Start-up\n")
+    print(f"- `import micropie_core`: {figures['import_ms']:.1f} ms (target < 50 ms)")
+    print(f"- `App()` with plugins [{figures['active_plugins']}], discovery included: "
+          f"{figures['app_ms']:.1f} ms (target < 100 ms)")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "startup.json").write_text(json.dumps(figures, indent=2) + "\n")
