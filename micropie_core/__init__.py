@@ -1,6 +1,7 @@
 """MicroPie Core: a fast, plugin-based ASGI framework where URLs map to method names."""
 
 from .app import App
+from .bodies import ClientDisconnect
 from .config import Setting
 from .errors import ConfigError, HTTPError, PluginError
 from .headers import Headers
@@ -10,9 +11,12 @@ from .requests import Request
 from .responses import Response
 from .serialization import json_dumps, json_loads
 from .sessions import Session, SessionBackend, SessionStore
+from .sse import sse
+from .uploads import UploadedFile
 
 __all__ = [
     "App",
+    "ClientDisconnect",
     "ConfigError",
     "HTTPError",
     "Headers",
@@ -24,7 +28,9 @@ __all__ = [
     "SessionBackend",
     "SessionStore",
     "Setting",
+    "UploadedFile",
     "hookimpl",
     "json_dumps",
     "json_loads",
+    "sse",
 ]

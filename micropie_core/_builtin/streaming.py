@@ -1,1 +1,150 @@
-"""Built-in plugin ``streaming``: generators returned by handlers stream the body."""
+"""Built-in plugin ``streaming``: generators returned by handlers stream the body.
+
+A handler may return an async generator, a sync generator (or any other
+iterator that is not a ``list``/``dict``), an async iterable, or
+:func:`micropie_core.sse` — alone or as the body of a ``(status, body[,
+headers])`` tuple. The body goes out chunk by chunk (``str`` as UTF-8); sync
+generators advance in a worker thread. While streaming, the client connection
+is watched: a disconnect cancels the generator at once and runs its
+``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .._streams import iterate_in_thread
+from ..hookspecs import hookimpl
+from ..responses import HTML, UnsafeHeaderError, encode_header
+from ..sse import EventStream
+from ..types import RawHeaders, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..requests import Request
+
+logger = logging.getLogger("micropie")
+
+
+class StreamingResponse:
+    """A response whose body is produced while it is sent.
+
+    ``content`` is an async iterable or a blocking iterator of ``str`` /
+    ``bytes`` chunks. No ``Content-Length`` is sent (the server uses chunked
+    encoding). ``status_code`` and ``headers`` may be changed until it is sent.
+    """
+
+    def __init__(
+        self,
+        content: AsyncIterable[Any] | Iterator[Any],
+        status_code: int = 200,
+        headers: list[tuple[str, str]] | None = None,
+        media_type: str = HTML,
+        *,
+        strict: bool = False,
+    ) -> None:
+        self.content = content
+        self.status_code = status_code
+        self.headers: list[tuple[str, str]] = list(headers or [])
+        self.media_type = media_type
+        self.strict = strict
+
+    def raw_headers(self) -> RawHeaders:
+        """ASGI headers; unsafe ones raise (strict) or are logged and dropped."""
+        raw: RawHeaders = []
+        has_type = False
+        for name, value in self.headers:
+            try:
+                encoded = encode_header(name, value)
+            except UnsafeHeaderError:
+                if self.strict:
+                    raise
+                logger.error("Dropped an unsafe response header", exc_info=True)
+                continue
+            if encoded[0] == b"content-length":
+                continue  # the length of a stream is not known in advance
+            has_type = has_type or encoded[0] == b"content-type"
+            raw.append(encoded)
+        if not has_type:
+            raw.append(encode_header("content-type", self.media_type))
+        return raw
+
+    def _chunks(self) -> AsyncIterator[Any]:
+        content = self.content
+        if isinstance(content, AsyncIterable):
+            return aiter(content)
+        return iterate_in_thread(content)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks = self._chunks()
+        try:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers()})
+            if scope.get("method") == "HEAD":
+                await send({"type": "http.response.body", "body": b""})
+                return
+            streamer = asyncio.ensure_future(_send_all(chunks, send))
+            watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+            try:
+                await asyncio.wait({streamer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (streamer, watcher):
+                    task.cancel()
+                await asyncio.wait({streamer, watcher})
+            if not streamer.cancelled() and streamer.exception() is not None:
+                # Headers are gone; ending without the final empty chunk tells the
+                # client the body is incomplete.
+                logger.error("A streamed response failed after it started",
+                             exc_info=streamer.exception())
+            if not watcher.cancelled():
+                watcher.exception()  # a failing receive has nothing more to tell
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+
+async def _send_all(chunks: AsyncIterator[Any], send: Send) -> None:
+    async for chunk in chunks:
+        if isinstance(chunk, str):
+            body = chunk.encode()
+        elif isinstance(chunk, (bytes, bytearray, memoryview)):
+            body = bytes(chunk)
+        else:
+            raise TypeError(
+                f"A streamed response yielded {type(chunk).__name__}; yield str or bytes."
+            )
+        if body:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def is_streamable(value: Any) -> bool:
+    """Async iterables and iterators other than the core's own value types."""
+    if isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
+        return False
+    return isinstance(value, (AsyncIterable, Iterator)) or inspect.isgenerator(value)
+
+
+@hookimpl(trylast=True)
+def response_from_value(app: App, request: Request, value: Any) -> StreamingResponse | None:
+    """Stream generators, iterators, async iterables and :func:`~micropie_core.sse` values."""
+    if isinstance(value, EventStream):
+        return StreamingResponse(value, headers=value.headers, media_type=value.media_type,
+                                 strict=app.debug)
+    if is_streamable(value):
+        return StreamingResponse(value, strict=app.debug)
+    return None
