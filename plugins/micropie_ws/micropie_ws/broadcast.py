@@ -174,6 +174,10 @@ class Broadcaster:
         delivered = self.deliver(room, asgi_message)
         if self.bridge is not None:
             await self.bridge.publish(room, asgi_message)
+        else:
+            # Let the members' writers run before the next broadcast, so a burst
+            # from one loop does not overflow clients that are keeping up.
+            await asyncio.sleep(0)
         return delivered
 
     def deliver(self, room: str, message: Message) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from micropie_core import App, ConfigError, HTTPError, Request
+from micropie_core import App, HTTPError, Request
 from micropie_core.binding import bind, plan_params
 from micropie_core.routing import Route, split_path
 
@@ -24,14 +24,18 @@ PREFIX = "ws_"
 
 @dataclass(frozen=True, slots=True)
 class WsRoute:
-    """One ``ws_*`` handler and its binding plan."""
+    """One ``ws_*`` handler and its binding plan (or why it cannot serve)."""
 
     name: str
     function: Callable[..., Any]
-    plan: Route  # the core's binding plan for the parameters after the WebSocket
+    plan: Route | None  # the core's binding plan for the parameters after the WebSocket
+    problem: str = ""  # set when the method cannot be a WebSocket handler
 
     def arguments(self, request: Request) -> tuple[list[Any], dict[str, Any]]:
         """Bind path then query values; ``HTTPError(400)`` when one is missing or invalid."""
+        if self.plan is None:
+            # A method named ws_* that cannot take connections: say why, loudly.
+            raise RuntimeError(self.problem)
         if not self.plan.params:
             return [], {}
         return bind(self.plan, request)
@@ -58,18 +62,16 @@ def build_ws_routes(cls: type) -> dict[str, WsRoute]:
 def _route(cls: type, name: str, function: Callable[..., Any]) -> WsRoute:
     where = f"{cls.__name__}.{name}"
     if not inspect.iscoroutinefunction(function):
-        raise ConfigError(
-            f"WebSocket handler {where} must be 'async def': it runs for the life of the "
-            "connection on the event loop."
-        )
+        return WsRoute(name, function, None,
+                       f"WebSocket handler {where} must be 'async def': it runs for the life "
+                       "of the connection on the event loop.")
     parameters = list(inspect.signature(function).parameters.values())[1:]  # drop self
     if not parameters or parameters[0].kind not in (
         inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
     ):
-        raise ConfigError(
-            f"WebSocket handler {where} must take the WebSocket as its first parameter "
-            f"after self, e.g. `async def {name}(self, ws):`."
-        )
+        return WsRoute(name, function, None,
+                       f"WebSocket handler {where} must take the WebSocket as its first "
+                       f"parameter after self, e.g. `async def {name}(self, ws):`.")
     rest = parameters[1:]
     plan = Route(
         name=name,
