@@ -212,3 +212,10 @@ def test_bad_configuration_fails_at_construction(config: dict[str, Any], message
     with pytest.raises(ConfigError, match="templates") as raised:
         Pages(plugins=["templates"], config={"templates": config})
     assert message in str(raised.value)
+
+
+def test_sync_mode_can_be_chosen(client: Client, templates: WriteTemplates) -> None:
+    app = make(templates({"child.html": "{% for i in items %}{{ i|upper }}{% endfor %} "
+                                        "{{ title }}"}), enable_async=False)
+    assert environment(app).is_async is False
+    assert client(app).get("/child").text == "AB Child"

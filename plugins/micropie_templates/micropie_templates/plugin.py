@@ -56,6 +56,9 @@ def register_settings() -> list[Setting]:
         Setting("templates", "auto_reload", (bool, type(None)), None,
                 "Reload templates whose files changed (checked in a thread on each render). "
                 "None: on when App(debug=True)."),
+        Setting("templates", "enable_async", bool, True,
+                "Jinja2's async mode: templates may call async functions and Jinja2 awaits "
+                "them. Off renders about 1.5x faster, but async functions are not awaited."),
         Setting("templates", "preload", bool, False,
                 "Compile every template at startup (in a thread); a broken template then "
                 "fails the startup instead of a request."),
@@ -73,7 +76,7 @@ def app_created(app: App) -> None:
     environment = jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(AUTOESCAPE_EXTENSIONS, default_for_string=True),
-        enable_async=True,
+        enable_async=settings["enable_async"],
         cache_size=-1,
         # Reload checks run in TemplateCache, off the event loop; Jinja2's own would not.
         auto_reload=False,

@@ -48,7 +48,9 @@ class TemplateRenderer:
         values.update(context)
         try:
             template = await self.cache.get(name)
-            return await template.render_async(values)
+            if self.environment.is_async:
+                return await template.render_async(values)
+            return template.render(values)
         except jinja2.TemplateNotFound as exc:
             raise _errors.not_found(exc, name, self.searched) from None
         except jinja2.TemplateSyntaxError as exc:
