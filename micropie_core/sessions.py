@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Setting
 from .errors import HTTPError
-from .responses import format_cookie
 from .serialization import json_dumps
 
 if TYPE_CHECKING:
@@ -184,16 +183,37 @@ class SessionManager:
     def __init__(self, store: SessionStore | None, settings: dict[str, Any]) -> None:
         self.store = store
         self.cookie_name: str = settings["cookie_name"]
+        self._cookie_name_bytes = self.cookie_name.encode("latin-1")
         self.ttl: int = settings["ttl"]
         self.absolute_lifetime: int | None = settings["absolute_lifetime"]
         self.secure: bool | None = settings["secure"]
         self.samesite: str = settings["samesite"]
+        common = f"; Path=/; HttpOnly; SameSite={self.samesite.capitalize()}"
+        self._cookie_attributes = (common, common + "; Secure")  # indexed by "secure?"
 
     def wants_load(self, request: Request) -> bool:
         """True when the request carries a well-formed session cookie worth a store call."""
         if self.store is None or request._session is not None:
             return False
-        return is_well_formed(request.cookies.get(self.cookie_name))
+        return self._cookie_id(request) is not None
+
+    def _cookie_id(self, request: Request) -> str | None:
+        """The well-formed session id in the request's cookies, else ``None``.
+
+        Reads the raw ``Cookie`` headers (first occurrence wins, like
+        ``request.cookies``) without parsing every cookie: a request with a
+        large or garbage cookie costs a scan, never a store call.
+        """
+        name = self._cookie_name_bytes
+        for header, value in request.scope["headers"]:
+            if header != b"cookie" or name not in value:
+                continue
+            for chunk in value.split(b";"):
+                key, sep, candidate = chunk.partition(b"=")
+                if sep and key.strip() == name:
+                    session_id = candidate.strip().decode("latin-1")
+                    return session_id if is_well_formed(session_id) else None
+        return None
 
     async def load(self, request: Request) -> None:
         """Load the session named by the cookie; unknown ids are simply not adopted.
@@ -202,7 +222,9 @@ class SessionManager:
         the request answers 503 only if it uses the session.
         """
         assert self.store is not None  # wants_load() checked it
-        session_id = request.cookies[self.cookie_name]
+        session_id = self._cookie_id(request)
+        if session_id is None:
+            return
         try:
             record = await self.store.load(session_id, self.ttl)
         except Exception as exc:
@@ -300,12 +322,14 @@ class SessionManager:
             raise HTTPError(503, "Session store unavailable") from exc
 
     def _set_cookie(self, request: Request, response: Any, value: str, *, max_age: int) -> None:
+        # Ids and the cookie name are plain tokens, so the header is a plain
+        # string template (``http.cookies`` costs more than the rest of a request).
         secure = self.secure
         if secure is None:
             secure = request.scope.get("scheme") in ("https", "wss")
+        attributes = self._cookie_attributes[secure or self.samesite == "none"]
         response.headers.append(
-            ("Set-Cookie", format_cookie(self.cookie_name, value, max_age=max_age,
-                                         secure=secure, samesite=self.samesite))
+            ("Set-Cookie", f"{self.cookie_name}={value}; Max-Age={max_age}{attributes}")
         )
         response.headers.append(("Cache-Control", "private"))
 
