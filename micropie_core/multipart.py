@@ -24,26 +24,31 @@ import multipart as _mp  # type: ignore[import-untyped]
 from .bodies import BodyLimits, ClientDisconnect, TimedReceive, check_declared_length
 from .errors import HTTPError
 from .requests import Request
-from .types import Receive
+from .types import Message, Receive
 from .uploads import SpoolBudget, UploadedFile, UploadedFiles
 
 __all__ = ["MAX_BOUNDARY_LENGTH", "MultipartReader", "parse_boundary"]
 
 #: RFC 2046 §5.1.1: a boundary is 1 to 70 characters.
 MAX_BOUNDARY_LENGTH = 70
-#: Chunks smaller than this are merged before they reach the parser.
-MERGE_SIZE = 64 * 1024
+#: Chunks smaller than this are merged before they reach the parser ...
+MERGE_SIZE = 16 * 1024
+#: ... if the next one arrives within this many seconds.
+MERGE_WAIT = 0.002
+_BOUNDARY_PARAM = re.compile(r';\s*boundary\s*=\s*("[^"]*"|[^;]*)', re.IGNORECASE)
 _BOUNDARY_CHARS = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]*[0-9A-Za-z'()+_,\-./:=?]")
 
 
 def parse_boundary(content_type: str) -> bytes:
     """The boundary of a ``multipart/form-data`` Content-Type (quoted or not); 400 if bad."""
-    _, options = _mp.parse_options_header(content_type)
-    boundary: str | None = options.get("boundary")
-    if boundary is None:
+    match = _BOUNDARY_PARAM.search(content_type)
+    if match is None:
         raise HTTPError(
             400, "multipart/form-data without a boundary parameter in the Content-Type header"
         )
+    boundary = match.group(1).strip()
+    if len(boundary) >= 2 and boundary[0] == boundary[-1] == '"':
+        boundary = boundary[1:-1]
     if not boundary:
         raise HTTPError(400, "Empty multipart boundary")
     if len(boundary) > MAX_BOUNDARY_LENGTH:
@@ -99,6 +104,7 @@ class MultipartReader:
             max_header_count=limits.max_part_headers,
         )
         self._received = 0
+        self._inflight: asyncio.Future[Message] | None = None  # a receive() being merged
         self._ready = asyncio.Event()
         self._progress = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -160,7 +166,10 @@ class MultipartReader:
 
     async def _run(self) -> None:
         try:
-            await self._parse()
+            try:
+                await self._parse()
+            finally:
+                await self._drop_inflight()
         except (HTTPError, ClientDisconnect) as exc:
             self._fail(exc)
         except _mp.MultipartError as exc:
@@ -171,6 +180,14 @@ class MultipartReader:
             self.done = True
             self._ready.set()
             self._notify()
+
+    async def _drop_inflight(self) -> None:
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.cancel()
+            await asyncio.wait({inflight})
+            if not inflight.cancelled():
+                inflight.exception()  # retrieved: nobody needs it any more
 
     async def _parse(self) -> None:
         timed = TimedReceive(
@@ -240,11 +257,26 @@ class MultipartReader:
                 parser.close()
 
     async def _next_chunk(self, timed: TimedReceive) -> tuple[bytes, bool]:
-        """The next piece of body (small messages merged) and whether more follows."""
+        """The next piece of body and whether more follows.
+
+        Small messages are merged (the parser is slow on tiny chunks), but only
+        those arriving within ``MERGE_WAIT``: a client that pauses never has
+        its last bytes held back from the handler.
+        """
         pending = bytearray()
         limit = self._max_body_size
         while True:
-            message = await timed()
+            inflight, self._inflight = self._inflight, None
+            if not pending:
+                message = await inflight if inflight is not None else await timed()
+            else:
+                if inflight is None:
+                    inflight = asyncio.ensure_future(timed())
+                done, _ = await asyncio.wait({inflight}, timeout=MERGE_WAIT)
+                if not done:
+                    self._inflight = inflight
+                    return bytes(pending), True
+                message = inflight.result()
             body: bytes = message.get("body", b"")
             more = bool(message.get("more_body", False))
             self._received += len(body)
