@@ -34,6 +34,8 @@ class RedisUnavailable(Exception):
 def describe_url(url: str) -> str:
     """``redis://host:port/db`` without credentials, fit for log lines."""
     parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
     host = parts.hostname or "localhost"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
