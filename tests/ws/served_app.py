@@ -6,6 +6,7 @@ Environment: ``WS_BROADCAST_URL`` (Redis for cross-process broadcast),
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -104,11 +105,14 @@ class ChatApp(App):
         async for _ in ws:
             pass
 
-    async def ws_shout(self, ws: WebSocket, room: str, count: int, size: int) -> None:
+    async def ws_shout(
+        self, ws: WebSocket, room: str, count: int, size: int, pause: float = 0.0
+    ) -> None:
         await ws.accept()
         filler = "x" * size
         for i in range(count):
             await self.broadcast(room, f"{i}:{filler}")  # type: ignore[attr-defined]
+            await asyncio.sleep(pause)
         await ws.send_text("done")
         async for _ in ws:
             pass
