@@ -81,7 +81,7 @@ class Request:
     _cookies: dict[str, str] | None = None
     _query_params: dict[str, list[str]] | None = None
     _body_params: dict[str, list[str]] | None = None
-    _files: dict[str, Any] | None = None
+    _files: UploadedFiles | None = None
     _json: Any = None
     _body: bytes = b""
     body_parsed = False
@@ -141,7 +141,7 @@ class Request:
         self._body_params = value
 
     @property
-    def files(self) -> dict[str, Any]:
+    def files(self) -> UploadedFiles:
         """Uploaded files (:class:`~micropie_core.UploadedFile`) by field name.
 
         ``files[name]`` is the first file sent under ``name``; for a multipart
@@ -155,7 +155,7 @@ class Request:
 
     @files.setter
     def files(self, value: dict[str, Any]) -> None:
-        self._files = value
+        self._files = value if isinstance(value, UploadedFiles) else UploadedFiles.of(value)
 
     @property
     def content_type(self) -> str:

@@ -253,7 +253,7 @@ class UploadContent:
         return await self._upload.read_chunk()
 
 
-class UploadedFiles(dict[str, UploadedFile]):
+class UploadedFiles(dict[str, Any]):
     """``request.files``: the first file of each field name, plus :meth:`getlist`.
 
     ``files[name]`` is the first file sent under ``name`` (as form fields give
@@ -263,6 +263,15 @@ class UploadedFiles(dict[str, UploadedFile]):
     def __init__(self) -> None:
         super().__init__()
         self._all: dict[str, list[UploadedFile]] = {}
+
+    @classmethod
+    def of(cls, files: dict[str, Any]) -> UploadedFiles:
+        """Wrap a plain ``{name: file}`` dict (as middleware may assign)."""
+        wrapped = cls()
+        for name, upload in files.items():
+            wrapped[name] = upload
+            wrapped._all[name] = [upload]
+        return wrapped
 
     def _add(self, upload: UploadedFile) -> None:
         self._all.setdefault(upload.name, []).append(upload)
@@ -274,4 +283,5 @@ class UploadedFiles(dict[str, UploadedFile]):
 
     def all(self) -> list[UploadedFile]:
         """Every file of the request, in the order they arrived."""
-        return [upload for uploads in self._all.values() for upload in uploads]
+        return [upload for uploads in self._all.values() for upload in uploads
+                if isinstance(upload, UploadedFile)]
