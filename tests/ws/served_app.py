@@ -10,8 +10,9 @@ import asyncio
 import os
 from typing import Any
 
-from micropie_core import App, Request
 from micropie_ws import BroadcastError, WebSocket, WebSocketMiddleware
+
+from micropie_core import App, Request
 
 
 class Guard(WebSocketMiddleware):
@@ -92,8 +93,9 @@ class ChatApp(App):
         await ws.join(room)
         await ws.send_text(f"joined {room}")
         async for message in ws:
+            text = message if isinstance(message, str) else message.decode(errors="replace")
             try:
-                await self.broadcast(room, f"{user}: {message}")  # type: ignore[attr-defined]
+                await self.broadcast(room, f"{user}: {text}")  # type: ignore[attr-defined]
             except BroadcastError:
                 await ws.send_text("broadcast failed")
 

@@ -117,7 +117,8 @@ def test_slow_receiver_is_closed_with_1013_without_stalling_others() -> None:
                     open_ws(server, "/feed/news", max_size=2 * size) as fast:
                 assert await slow.recv() == "ready"
                 assert await fast.recv() == "ready"
-                shouter = await open_ws(server, f"/shout/news?count={count}&size={size}&pause=0.002")
+                shout = f"/shout/news?count={count}&size={size}&pause=0.002"
+                shouter = await open_ws(server, shout)
                 received = 0
                 async with asyncio.timeout(30):
                     while received < count:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from micropie_core import json_dumps, json_loads
+from micropie_core import HTTPError, json_dumps, json_loads
 from micropie_core.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -254,8 +254,9 @@ class WebSocket:
             payload = message.get("bytes") or b""
         try:
             return json_loads(payload)
-        except ValueError:
-            raise InvalidMessage("Expected a JSON message, got invalid JSON") from None
+        except (HTTPError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, HTTPError) else "invalid JSON"
+            raise InvalidMessage(f"Expected a JSON message: {detail}") from None
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._iterate()
