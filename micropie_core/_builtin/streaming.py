@@ -122,6 +122,9 @@ async def _send_all(chunks: AsyncIterator[Any], send: Send) -> None:
             )
         if body:
             await send({"type": "http.response.body", "body": body, "more_body": True})
+        # Servers drop sends to a gone client without suspending, so a generator
+        # that never awaits would starve the disconnect watcher: yield each turn.
+        await asyncio.sleep(0)
     await send({"type": "http.response.body", "body": b""})
 
 
