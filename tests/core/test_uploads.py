@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from micropie_core import App, UploadedFile
@@ -26,6 +28,7 @@ from tests.core.asgi_helpers import (
     part,
     run,
 )
+from tests.support import UvicornProcess
 
 Client = Callable[..., TestClient]
 HEADERS = {"content-type": content_type()}
@@ -292,3 +295,60 @@ def test_many_files_are_spooled_within_one_budget(client: Client) -> None:
     c = client(Last(max_body_size=None))
     response = c.post("/upload", content=chunks_of(body, 65536), headers=HEADERS)
     assert response.json() == [300_000] * 10
+
+
+UPLOAD_APP = '''
+import os
+from pathlib import Path
+
+from micropie_core import App, UploadedFile
+
+OUT = Path(os.environ["UPLOAD_OUT"])
+
+
+class Uploads(App):
+    _max_body_size = {"upload": None}
+
+    async def upload(self, f: UploadedFile):
+        try:
+            size = await f.save(OUT / "data.bin")
+        except BaseException as exc:
+            (OUT / "error").write_text(type(exc).__name__)
+            raise
+        return str(size)
+
+
+app = Uploads()
+'''
+
+
+def test_real_client_upload_and_disconnect_mid_upload(tmp_path: Path) -> None:
+    (tmp_path / "upload_app.py").write_text(UPLOAD_APP)
+    out = tmp_path / "out"
+    out.mkdir()
+    block = bytes(range(256)) * 1024  # 256 KiB
+
+    def body(blocks: int, fail_after: int | None = None) -> Iterator[bytes]:
+        yield part("f", b"", "big.bin")[:-2]
+        for i in range(blocks):
+            if i == fail_after:
+                raise ConnectionAbortedError("client gives up")
+            yield block
+        yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    server = UvicornProcess("upload_app:app", tmp_path, env={"UPLOAD_OUT": str(out)})
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            response = http.post("/upload", content=body(40), headers=HEADERS)
+            assert response.text == str(40 * len(block))
+            assert (out / "data.bin").read_bytes() == block * 40
+            with pytest.raises(ConnectionAbortedError):
+                http.post("/upload", content=body(40, fail_after=20), headers=HEADERS)
+        deadline = time.monotonic() + 5
+        while not (out / "error").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (out / "error").read_text() == "ClientDisconnect"
+    finally:
+        output = server.stop()
+    assert "Traceback" not in output and "never retrieved" not in output, output
