@@ -33,8 +33,9 @@ def test_format_event_fields() -> None:
 @pytest.mark.parametrize("field", ["event", "id"])
 @pytest.mark.parametrize("value", ["a\nb", "a\rb", "a\r\nb"])
 def test_newlines_in_single_line_fields_are_rejected(field: str, value: str) -> None:
+    fields: dict[str, Any] = {field: value}
     with pytest.raises(ValueError, match=f"SSE field '{field}' must be a single line"):
-        format_event("x", **{field: value})
+        format_event("x", **fields)
 
 
 @pytest.mark.parametrize("retry", [-1, 1.5, "10", True])
