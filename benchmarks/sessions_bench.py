@@ -218,7 +218,8 @@ async def main_async(args: argparse.Namespace, redis_url: str) -> None:
 def report(variants: list[Variant], counts: dict[str, dict[str, float]],
            args: argparse.Namespace) -> None:
     print(f"\nSessions benchmark: {args.requests} requests x {args.rounds} interleaved rounds, "
-          f"concurrency {args.concurrency}, in-process ASGI, Python {sys.version.split()[0]}")
+          f"concurrency {args.concurrency}, in-process ASGI, {args.loop} loop, "
+          f"Python {sys.version.split()[0]}")
     baseline = {v.endpoint: statistics.median(v.samples) for v in variants if v.store == "none"}
     print(f"\n{'endpoint':<8} {'store':<7} {'median req/s':>13} {'min':>9} {'max':>9} "
           f"{'vs none':>8} {'us/req':>8} {'Redis cmds/req':<20}")
@@ -246,10 +247,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1,
                         help="requests in flight at once (asyncio tasks)")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="event loop (uvicorn uses uvloop when installed)")
     args = parser.parse_args()
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if args.loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            args.loop = "asyncio"
+        else:
+            loop_factory = uvloop.new_event_loop
     server = ThrowawayRedis()
     try:
-        asyncio.run(main_async(args, server.url))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main_async(args, server.url))
     finally:
         server.stop()
 
