@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -177,6 +178,12 @@ class WebSocket:
         self.client_state = WebSocketState.DISCONNECTED
         self._close_code = close_code
         self._close_reason = body
+        with contextlib.suppress(OSError):  # the client left before hearing the answer
+            await self._send_denial(status_code, body, close_code, headers)
+
+    async def _send_denial(
+        self, status_code: int, body: str, close_code: int, headers: Iterable[tuple[str, str]]
+    ) -> None:
         extensions = self.scope.get("extensions") or {}
         if "websocket.http.response" in extensions:
             payload = body.encode("utf-8")
