@@ -352,3 +352,20 @@ def test_plugin_is_discoverable_through_its_entry_point() -> None:
     found = {ep.name: ep.value for ep in entry_points(group="micropie")}
     assert found.get("ws") == "micropie_ws.plugin"
     assert "ws" in App().plugins.active_names()
+
+
+def test_the_micropie_guide_snippet_runs_unchanged(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    class TalkToMe(App):
+        async def ws_chat(self, ws):  # type: ignore[no-untyped-def]
+            await ws.accept()
+            while True:
+                msg = await ws.receive_text()
+                await ws.send_text(f"You said: {msg}")
+
+    c = client(TalkToMe())
+    with caplog.at_level(logging.INFO, logger="micropie"), c.websocket_connect("/chat") as ws:
+        ws.send_text("hello")
+        assert ws.receive_text() == "You said: hello"
+    assert caplog.records == []  # the client leaving is a normal end, not a crash
