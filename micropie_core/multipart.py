@@ -212,6 +212,8 @@ class MultipartReader:
             for event in parser.parse(chunk):
                 if isinstance(event, bytes):
                     if upload is not None:
+                        if not upload._fits(len(event)):
+                            await upload._make_room(len(event))
                         upload._feed(event)
                     else:
                         text += event

@@ -23,6 +23,8 @@ __all__ = ["UploadContent", "UploadedFile", "UploadedFiles"]
 
 #: Bytes of file content one request may hold in memory before spilling to disk.
 SPOOL_MEMORY = 1024 * 1024
+#: How long a full budget waits for a reading handler before spilling to disk.
+SPILL_GRACE = 0.05
 #: Largest chunk returned when reading back spilled content.
 READ_CHUNK = 64 * 1024
 
@@ -88,6 +90,9 @@ class UploadedFile:
         self._finished_reading = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._last_read = self._loop.time()  # a new file gets SPILL_GRACE to be read
 
     # ------------------------------------------------------------ MicroPie shape
 
@@ -131,6 +136,7 @@ class UploadedFile:
                 chunk = self._chunks.popleft()
                 self._in_memory -= len(chunk)
                 self._budget.used -= len(chunk)
+                self._read()
                 return chunk
             if self._spilling:
                 assert self._file is not None
@@ -138,6 +144,7 @@ class UploadedFile:
                     size = min(READ_CHUNK, self._write_pos - self._read_pos)
                     chunk = os.pread(self._file.fileno(), size, self._read_pos)
                     self._read_pos += len(chunk)
+                    self._read()
                     return chunk
                 # Caught up with the writer: back to memory, reuse the file from 0.
                 self._spilling = False
@@ -191,6 +198,47 @@ class UploadedFile:
         return written
 
     # ---------------------------------------------- producer side (the reader)
+
+    def _read(self) -> None:
+        self._last_read = self._loop.time()
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
+
+    def _fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes can go to memory, within the request's budget.
+
+        Never while the temporary file has unread bytes (order is kept by
+        finishing it first); once the handler has read it all, back to memory.
+        """
+        if self._spilling:
+            if self._read_pos < self._write_pos:
+                return False
+            self._spilling = False
+            self._read_pos = self._write_pos = 0
+        return self._budget.used + size <= self._budget.limit
+
+    async def _make_room(self, size: int) -> None:
+        """Backpressure: wait while a reading handler catches up.
+
+        Returns when ``size`` bytes fit, at once if this file has nothing
+        unread (waiting would free nothing), or when the handler has not read
+        for ``SPILL_GRACE`` seconds: then :meth:`_feed` spills to disk.
+        """
+        loop = self._loop
+        while not self._fits(size):
+            unread = self._in_memory + self._write_pos - self._read_pos
+            deadline = self._last_read + SPILL_GRACE
+            if not unread or loop.time() >= deadline:
+                return
+            self._room = loop.create_future()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._room
+            except TimeoutError:
+                return
+            finally:
+                self._room = None
 
     def _feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
