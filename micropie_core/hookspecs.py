@@ -72,7 +72,7 @@ def shutdown(app: App) -> Awaitable[None] | None:
 def register_scope_handlers(app: App) -> dict[str, ASGIApp] | None:
     """Serve ASGI scope types the core does not handle itself.
 
-    Called once when the app starts. Return ``{scope_type: asgi_callable}``,
+    Called once at the end of construction. Return ``{scope_type: asgi_callable}``,
     e.g. ``{"websocket": handle}``; ``handle(scope, receive, send)`` is then
     called for every connection of that type. ``http`` and ``lifespan`` belong
     to the core and cannot be taken.
