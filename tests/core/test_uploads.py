@@ -352,3 +352,38 @@ def test_real_client_upload_and_disconnect_mid_upload(tmp_path: Path) -> None:
     finally:
         output = server.stop()
     assert "Traceback" not in output and "never retrieved" not in output, output
+
+
+def test_a_slowly_draining_handler_pauses_the_client_instead_of_buffering() -> None:
+    size = 4 * 1024 * 1024
+    spooled: list[bool] = []
+
+    class Slow(App):
+        _max_body_size = {"upload": None}
+
+        async def upload(self, f: UploadedFile) -> str:
+            total = 0
+            async for chunk in f:
+                total += len(chunk)
+                spooled.append(f._file is not None)
+                await asyncio.sleep(0.005)  # a slow consumer, but an active one
+            return str(total)
+
+    async def go() -> Any:
+        return await drive(Slow(), "/upload", _generated_upload(size),
+                           headers=[("content-type", content_type())])
+
+    async def warm_up() -> None:
+        await drive(Slow(), "/upload", _generated_upload(64 * 1024),
+                    headers=[("content-type", content_type())])
+
+    result, peak = _peak_during(go, warm_up)
+    assert (result.status, result.text) == (200, str(size))
+    assert peak < 3 * 1024 * 1024, f"{peak / 2**20:.1f} MiB allocated"
+    assert not any(spooled)  # backpressure: nothing had to wait on disk
+
+
+def test_limits_must_be_positive_integers() -> None:
+    for name in ("max_files", "max_field_size", "max_part_header_size", "max_part_headers"):
+        with pytest.raises(ValueError, match=name):
+            App(**{name: 0})
