@@ -385,5 +385,6 @@ def test_a_slowly_draining_handler_pauses_the_client_instead_of_buffering() -> N
 
 def test_limits_must_be_positive_integers() -> None:
     for name in ("max_files", "max_field_size", "max_part_header_size", "max_part_headers"):
+        options: dict[str, Any] = {name: 0}
         with pytest.raises(ValueError, match=name):
-            App(**{name: 0})
+            App(**options)
