@@ -69,6 +69,32 @@ def _content_type_header(media_type: str) -> tuple[bytes, bytes]:
     return encoded
 
 
+def encode_extra_headers(
+    headers: Iterable[tuple[str, str]], *, strict: bool
+) -> tuple[RawHeaders, bool]:
+    """Encode a response's own headers for ASGI; also say whether one is Content-Type.
+
+    ``Content-Length`` is left out: the framework computes it from the real body
+    (or, for a stream, sends none). An unsafe header raises
+    :class:`UnsafeHeaderError` with ``strict``; otherwise it is logged and dropped.
+    """
+    raw: RawHeaders = []
+    has_type = False
+    for name, value in headers:
+        try:
+            encoded = encode_header(name, value)
+        except UnsafeHeaderError:
+            if strict:
+                raise
+            logger.error("Dropped an unsafe response header", exc_info=True)
+            continue
+        if encoded[0] == b"content-length":
+            continue
+        has_type = has_type or encoded[0] == b"content-type"
+        raw.append(encoded)
+    return raw, has_type
+
+
 class Response:
     """A complete (non-streamed) HTTP response.
 
@@ -128,21 +154,7 @@ class Response:
         With ``strict`` an unsafe header raises :class:`UnsafeHeaderError`;
         otherwise it is logged and dropped.
         """
-        raw: RawHeaders = []
-        has_type = False
-        for name, value in self.headers:
-            try:
-                encoded = encode_header(name, value)
-            except UnsafeHeaderError:
-                if strict:
-                    raise
-                logger.error("Dropped an unsafe response header", exc_info=True)
-                continue
-            if encoded[0] == b"content-length":
-                continue  # the framework computes it from the real body
-            if encoded[0] == b"content-type":
-                has_type = True
-            raw.append(encoded)
+        raw, has_type = encode_extra_headers(self.headers, strict=strict)
         if self.status_code in _BODYLESS_STATUSES:
             return raw
         if not has_type:

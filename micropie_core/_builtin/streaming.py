@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._streams import iterate_in_thread
 from ..hookspecs import hookimpl
-from ..responses import HTML, UnsafeHeaderError, encode_header
+from ..responses import HTML, encode_extra_headers, encode_header
 from ..sse import EventStream
 from ..types import RawHeaders, Receive, Scope, Send
 
@@ -56,20 +56,8 @@ class StreamingResponse:
 
     def raw_headers(self) -> RawHeaders:
         """ASGI headers; unsafe ones raise (strict) or are logged and dropped."""
-        raw: RawHeaders = []
-        has_type = False
-        for name, value in self.headers:
-            try:
-                encoded = encode_header(name, value)
-            except UnsafeHeaderError:
-                if self.strict:
-                    raise
-                logger.error("Dropped an unsafe response header", exc_info=True)
-                continue
-            if encoded[0] == b"content-length":
-                continue  # the length of a stream is not known in advance
-            has_type = has_type or encoded[0] == b"content-type"
-            raw.append(encoded)
+        # No Content-Length: the length of a stream is not known in advance.
+        raw, has_type = encode_extra_headers(self.headers, strict=self.strict)
         if not has_type:
             raw.append(encode_header("content-type", self.media_type))
         return raw
