@@ -321,7 +321,14 @@ class App:
             elif name == b"cookie":
                 has_cookie = True
         if has_body:
-            await self._read_body(request, receive, route, declared)
+            if "files" in request.scope and request.scope.get("body_parsed"):
+                # Mounted by a parent app that already parsed a multipart body
+                # (see subapps.py): take its fields and files.
+                request.body_params = request.scope.get("body_params") or {}
+                request.files = request.scope["files"]
+                request.body_parsed = True
+            else:
+                await self._read_body(request, receive, route, declared)
         if has_cookie and self._sessions.wants_load(request):
             await self._sessions.load(request)
         if self._prepare_request is not None:

@@ -14,6 +14,12 @@ async def hand_off_to_subapp(request: Request, receive: Receive, send: Send) -> 
     ``request._subapp_mount_path`` is appended to ``root_path``. A body the
     parent already read is replayed to the sub-app, then ``receive`` continues
     with the server's own messages (such as ``http.disconnect``).
+
+    A ``multipart/form-data`` body cannot be replayed: it is being streamed into
+    ``request.files``. As MicroPie does, the parent parses it to its end and
+    hands the result over in the scope (``body_params``, ``files``,
+    ``body_parsed``); the sub-app receives an empty body. A micropie-core (or
+    MicroPie) sub-app picks the fields and files up from the scope.
     """
     scope: dict[str, Any] = dict(request.scope)
     scope["path"] = getattr(request, "_subapp_path", request.path) or "/"
@@ -22,7 +28,12 @@ async def hand_off_to_subapp(request: Request, receive: Receive, send: Send) -> 
     scope["root_path"] = f"{root}/{mount}" if mount else root
     scope["raw_path"] = scope["path"].encode("utf-8")
     replay: list[Message] = []
-    if request.body_parsed:
+    if request._form_reader is not None:
+        # A partly consumed receive() stream would start the child mid-boundary.
+        await request.load_form()
+        scope.update(body_params=request.body_params, files=request.files, body_parsed=True)
+        replay.append({"type": "http.request", "body": b"", "more_body": False})
+    elif request.body_parsed:
         replay.append({"type": "http.request", "body": request._body, "more_body": False})
 
     async def sub_receive() -> Message:

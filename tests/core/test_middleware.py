@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from micropie_core import App, HttpMiddleware, Request
+from micropie_core import App, HttpMiddleware, Request, UploadedFile
 from micropie_core.testing import TestClient
 from micropie_core.types import Receive, Scope, Send
 
@@ -159,3 +159,27 @@ def test_subapp_mounting(client: Client) -> None:
     response = client(app).post("/child/x/y", data={"a": "1"})
     assert response.text == "from child"
     assert seen == {"path": "/x/y", "root_path": "/child", "body": b"a=1"}
+
+
+def test_subapp_mounting_hands_over_a_parsed_multipart_body(client: Client) -> None:
+    class Child(App):
+        async def upload(self, title: str, doc: UploadedFile) -> dict[str, Any]:
+            return {"title": title, "name": doc.filename, "data": (await doc.read()).decode()}
+
+    child = Child()
+
+    class Mount(HttpMiddleware):
+        async def before_request(self, request: Request) -> None:
+            if request.path.startswith("/child"):
+                request._subapp = child
+                request._subapp_path = request.path[len("/child"):] or "/"  # type: ignore[attr-defined]
+                request._subapp_mount_path = "/child"  # type: ignore[attr-defined]
+
+    app = Site()
+    app.middlewares.append(Mount())
+    response = client(app).post(
+        "/child/upload", data={"title": "report"},
+        files={"doc": ("r.txt", b"file body" * 1000, "text/plain")},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"title": "report", "name": "r.txt", "data": "file body" * 1000}
