@@ -48,7 +48,14 @@ def validate_config(
     """
     sections: dict[str, dict[str, tuple[str, Setting]]] = {}
     for plugin_name, setting in declared:
-        sections.setdefault(setting.section, {})[setting.key] = (plugin_name, setting)
+        keys = sections.setdefault(setting.section, {})
+        if setting.key in keys and keys[setting.key][0] != plugin_name:
+            raise ConfigError(
+                f"Plugins {keys[setting.key][0]!r} and {plugin_name!r} both declare the "
+                f"config key {setting.section}.{setting.key}; one of them must rename it "
+                "(or block one plugin with App(block_plugins=[...]))."
+            )
+        keys[setting.key] = (plugin_name, setting)
 
     given = given or {}
     if not isinstance(given, Mapping):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from micropie_core import App, ConfigError, PluginError, hookimpl
+from micropie_core import App, ConfigError, PluginError, Setting, hookimpl
 from micropie_core.plugins import available_plugins
 from micropie_core.testing import TestClient
 
@@ -189,3 +189,18 @@ def test_unimplemented_per_request_hooks_cost_nothing() -> None:
     assert app._prepare_request is None
     assert app._process_response is None
     assert app._error_response is None
+
+
+def test_two_plugins_declaring_the_same_key_is_an_error() -> None:
+    class First:
+        @hookimpl
+        def register_settings(self) -> list[Setting]:
+            return [Setting("shared", "colour", str, "red", "first plugin's colour")]
+
+    class Second:
+        @hookimpl
+        def register_settings(self) -> list[Setting]:
+            return [Setting("shared", "colour", str, "blue", "second plugin's colour")]
+
+    with pytest.raises(ConfigError, match=r"both declare the config key shared\.colour"):
+        Site(plugins=[First(), Second()])
