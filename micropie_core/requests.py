@@ -222,3 +222,4 @@ class Request:
     def regenerate_session(self) -> None:
         """Move this session to a fresh id when the response is sent (after login)."""
         self._regenerate_session = True
+        self._session_accessed = True  # rotate even if the handler never reads the session

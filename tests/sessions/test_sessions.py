@@ -196,6 +196,22 @@ def test_regenerate_session_moves_data_to_a_new_id_and_deletes_the_old(client: C
     assert asyncio.run(store.inner.load(old, 60)) is None
 
 
+def test_regenerate_session_alone_rotates_without_touching_the_data(client: Client) -> None:
+    class Rotates(Site):
+        async def rotate(self) -> str:
+            self.request.regenerate_session()  # the session itself is never read
+            return "rotated"
+
+    store = CountingStore()
+    c = client(Rotates(plugins=["sessions", UseStore(store)]))
+    c.get("/visits")
+    old = c.cookies["session_id"]
+    response = c.get("/rotate")
+    assert response.cookies["session_id"] != old
+    assert asyncio.run(store.inner.load(old, 60)) is None
+    assert c.get("/visits").text == "2"  # data moved along
+
+
 def test_emptying_the_session_deletes_it_and_expires_the_cookie(client: Client) -> None:
     store = CountingStore()
     c = client(site(store))
