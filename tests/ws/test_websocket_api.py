@@ -369,3 +369,28 @@ def test_the_micropie_guide_snippet_runs_unchanged(
         ws.send_text("hello")
         assert ws.receive_text() == "You said: hello"
     assert caplog.records == []  # the client leaving is a normal end, not a crash
+
+
+class Closer(App):
+    async def ws_close_with(self, ws: WebSocket, code: int) -> None:
+        await ws.accept()
+        try:
+            await ws.close(code)
+        except ValueError as exc:
+            await ws.send_text(f"ValueError: {exc}")
+
+
+@pytest.mark.parametrize("code", [1004, 1005, 1006, 1015, 999, 2000, 5000])
+def test_close_codes_that_cannot_go_on_the_wire_are_refused(client: Client, code: int) -> None:
+    # uvicorn's protocol layer raises on 1004-1006/1015: the client would see a dropped
+    # connection and the log a crash, so close() says so first.
+    with client(Closer()).websocket_connect(f"/close_with/{code}") as ws:
+        assert "are reserved and never sent" in ws.receive_text()
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1003, 1007, 1014, 3000, 4999])
+def test_valid_close_codes_reach_the_client(client: Client, code: int) -> None:
+    with client(Closer()).websocket_connect(f"/close_with/{code}") as ws, \
+            pytest.raises(WebSocketDisconnect) as exc:
+        ws.receive_text()
+    assert exc.value.code == code

@@ -27,6 +27,17 @@ TRY_AGAIN_LATER = 1013
 ABNORMAL = 1006
 
 
+#: RFC 6455 §7.4.1: reserved for reporting, never sent in a close frame.
+_RESERVED_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+def sendable_close_code(code: object) -> bool:
+    """Whether ``code`` may be sent in a close frame (1000-1014 minus reserved, 3000-4999)."""
+    if not isinstance(code, int) or isinstance(code, bool):
+        return False
+    return (1000 <= code <= 1014 and code not in _RESERVED_CLOSE_CODES) or 3000 <= code <= 4999
+
+
 class WebSocketState(enum.Enum):
     """Where a connection is in its life: ``client_state`` holds one of these."""
 
@@ -324,10 +335,10 @@ class WebSocket:
 
         Closing an already closed connection does nothing.
         """
-        if not isinstance(code, int) or not (code == 1000 or 3000 <= code <= 4999
-                                             or 1001 <= code <= 1014):
+        if not sendable_close_code(code):
             raise ValueError(
-                f"close(code={code!r}): expected 1000-1014 or an application code 3000-4999."
+                f"close(code={code!r}): expected 1000-1003, 1007-1014 or an application code "
+                "3000-4999 (1004-1006 and 1015 are reserved and never sent in a close frame)."
             )
         if len(reason.encode("utf-8")) > 123:
             raise ValueError("close(reason=...): at most 123 bytes fit in a close frame.")
