@@ -25,7 +25,7 @@ from .bodies import BodyLimits, ClientDisconnect, TimedReceive, check_declared_l
 from .errors import HTTPError
 from .requests import Request
 from .types import Message, Receive
-from .uploads import SpoolBudget, UploadedFile, UploadedFiles
+from .uploads import SpoolBudget, UploadClosedError, UploadedFile, UploadedFiles
 
 __all__ = ["MAX_BOUNDARY_LENGTH", "MultipartReader", "parse_boundary"]
 
@@ -148,6 +148,14 @@ class MultipartReader:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
+        if not self.done and self.error is None:
+            # Whoever waits for the rest of the form (load_form() in a streamed
+            # response or a background task) gets an error instead of waiting forever.
+            self.error = UploadClosedError(
+                "The multipart body was read after its request ended; call "
+                "request.load_form() inside the handler, before it returns."
+            )
+            self._notify()
         for upload in self._files.all():
             upload._close()
 

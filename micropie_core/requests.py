@@ -214,7 +214,8 @@ class Request:
         file). Afterwards ``body_params`` and ``files`` are complete; files not
         read yet wait on disk. Raises ``HTTPError`` (400/408/413) if the rest
         of the body is malformed or over a limit, ``ClientDisconnect`` if the
-        client went away. Returns at once for every other body.
+        client went away, ``UploadClosedError`` once the handler has returned.
+        Returns at once for every other body.
         """
         if self._form_reader is not None:
             await self._form_reader.wait_for(None)

@@ -272,6 +272,38 @@ def test_reading_an_upload_after_the_request_is_a_clear_error(client: Client) ->
         c.run(kept[0].read())
 
 
+def test_load_form_after_the_request_ended_is_a_clear_error_not_a_hang() -> None:
+    outcome: list[str] = []
+
+    class Later(App):
+        async def upload(self, f: UploadedFile) -> Any:
+            request = self.request
+
+            async def body() -> AsyncIterator[str]:
+                yield "started"
+                try:
+                    await asyncio.wait_for(request.load_form(), 5)
+                except Exception as exc:
+                    outcome.append(type(exc).__name__)
+
+            return body()
+
+    body = multipart(part("f", "x", "f.bin"), part("late", "v"))
+    split = body.index(b"late")
+
+    async def never_sent() -> Message:
+        await asyncio.sleep(30)
+        return {"type": "http.disconnect"}
+
+    async def main() -> None:
+        steps = [{"type": "http.request", "body": body[:split], "more_body": True}, never_sent]
+        result = await drive(Later(), "/upload", steps, headers=[("content-type", content_type())])
+        assert result.text == "started"
+
+    run(main())
+    assert outcome == ["UploadClosedError"]
+
+
 def test_sync_handlers_get_the_whole_form(client: Client) -> None:
     class Sync(App):
         def upload(self) -> dict[str, Any]:
