@@ -41,11 +41,12 @@ class WebSocketDenied(Exception):
 
     def __init__(self, status_code: int, body: bytes = b"",
                  headers: list[tuple[bytes, bytes]] | None = None,
-                 close_code: int | None = None) -> None:
+                 close_code: int | None = None, close_reason: str = "") -> None:
         self.status_code = status_code
         self.content = body
         self.headers = Headers(headers or [])
         self.close_code = close_code
+        self.close_reason = close_reason
         detail = f": {self.text}" if body else ""
         via = f" (closed with {close_code} before accept)" if close_code is not None else ""
         super().__init__(f"The app refused the WebSocket handshake with HTTP "
@@ -120,7 +121,8 @@ class WebSocketTestSession:
             return self
         if kind == "websocket.close":
             await self._finish()
-            raise WebSocketDenied(403, b"", close_code=message.get("code", 1000))
+            raise WebSocketDenied(403, b"", close_code=message.get("code", 1000),
+                                  close_reason=message.get("reason") or "")
         if kind == "websocket.http.response.start":
             body = bytearray()
             status, raw = message["status"], list(message.get("headers") or [])

@@ -394,3 +394,33 @@ def test_valid_close_codes_reach_the_client(client: Client, code: int) -> None:
             pytest.raises(WebSocketDisconnect) as exc:
         ws.receive_text()
     assert exc.value.code == code
+
+
+def test_refusal_by_close_fits_the_reason_in_a_close_frame(client: Client) -> None:
+    # Without the denial extension the refusal is a close frame, whose reason may hold
+    # 123 bytes; the 400 text quotes the client's value, here 200 two-byte characters.
+    c = client(make_app())
+    with pytest.raises(WebSocketDenied) as exc, c.websocket_connect(
+        "/add/" + "é" * 200, denial_response=False
+    ):
+        pass
+    assert exc.value.close_code == 1008
+    assert "expected int" in exc.value.close_reason
+    assert len(exc.value.close_reason.encode("utf-8")) <= 123
+
+
+def test_a_rejection_with_an_unsendable_close_code_falls_back_to_1008(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Odd(WebSocketMiddleware):
+        async def before_websocket(self, request: Request) -> dict[str, Any] | None:
+            return {"code": 1006, "reason": "no"}
+
+    app = make_app()
+    app.ws_middlewares.insert(0, Odd())  # type: ignore[attr-defined]
+    with pytest.raises(WebSocketDenied) as exc, client(app).websocket_connect(
+        "/echo", denial_response=False
+    ):
+        pass
+    assert (exc.value.close_code, exc.value.close_reason) == (1008, "no")
+    assert "close code 1006, which cannot be sent" in caplog.text

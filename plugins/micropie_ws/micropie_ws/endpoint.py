@@ -30,6 +30,8 @@ from .websocket import (
     InvalidMessage,
     WebSocket,
     WebSocketState,
+    clip_reason,
+    sendable_close_code,
 )
 
 if TYPE_CHECKING:
@@ -152,19 +154,17 @@ class WebSocketEndpoint:
             await ws._deny(error.status_code, error.text, close_code=code,
                            headers=list(error.headers))
         else:
-            await ws.close(code, _clip(reason))
+            await ws.close(code, clip_reason(reason))
 
     @staticmethod
     async def _reject(ws: WebSocket, rejection: Mapping[str, Any]) -> None:
         code = rejection.get("code", POLICY_VIOLATION)
+        if not sendable_close_code(code):
+            logger.warning("before_websocket rejected %s with close code %r, which cannot be "
+                           "sent; expected 1000-1003, 1007-1014 or 3000-4999. Using 1008.",
+                           ws.path, code)
+            code = POLICY_VIOLATION
         reason = str(rejection.get("reason") or "Rejected")
         status = rejection.get("status_code", 403)
         await ws._deny(status, reason, close_code=code)
 
-
-def _clip(reason: str) -> str:
-    """At most 123 UTF-8 bytes: what fits in a close frame."""
-    data = reason.encode("utf-8")
-    if len(data) <= 123:
-        return reason
-    return data[:120].decode("utf-8", "ignore") + "..."

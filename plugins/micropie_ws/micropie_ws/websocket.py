@@ -38,6 +38,14 @@ def sendable_close_code(code: object) -> bool:
     return (1000 <= code <= 1014 and code not in _RESERVED_CLOSE_CODES) or 3000 <= code <= 4999
 
 
+def clip_reason(reason: str) -> str:
+    """``reason`` cut to at most 123 UTF-8 bytes: what fits in a close frame."""
+    data = reason.encode("utf-8")
+    if len(data) <= 123:
+        return reason
+    return data[:120].decode("utf-8", "ignore") + "..."
+
+
 class WebSocketState(enum.Enum):
     """Where a connection is in its life: ``client_state`` holds one of these."""
 
@@ -207,7 +215,7 @@ class WebSocket:
                               "more_body": False})
         else:
             await self._send({"type": "websocket.close", "code": close_code,
-                              "reason": body[:120]})
+                              "reason": clip_reason(body)})
 
     # ---------------------------------------------------------------- receive
 
