@@ -75,6 +75,16 @@ def test_missing_default_directory_lists_both_candidates(
     assert f"Searched: {beside}; {tmp_path.resolve() / 'templates'}." in caplog.text
 
 
+def test_directory_none_means_the_default(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "index.html").write_text("default directory")
+    monkeypatch.chdir(tmp_path)
+    app = Site(plugins=["templates"], config={"templates": {"directory": None}})
+    assert client(app).get("/").text == "default directory"
+
+
 def test_relative_directory_resolves_beside_the_module_then_cwd(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,7 +65,9 @@ def resolve_directories(app: App, configured: Any) -> list[str]:
 
 
 def check_directory(value: Any) -> str | None:
-    """``Setting.check`` for ``templates.directory``: a path or a list of paths."""
+    """``Setting.check`` for ``templates.directory``: a path, a list of paths, or None."""
+    if value is None:
+        return None  # the default: "templates"
     entries = [value] if isinstance(value, (str, os.PathLike)) else value
     for entry in entries:
         if not isinstance(entry, (str, os.PathLike)) or not os.fspath(entry):
