@@ -265,6 +265,11 @@ def _lookup(param: Param, request: Request) -> Any:
         return _from_json(param, body[name])
     files = request.files
     if name in files:
+        if param.from_text is not None:  # an int, str, bytes... parameter: never a file
+            raise HTTPError(
+                400, f"Invalid value for parameter '{name}': expected {param.type_name}, "
+                "got a file (annotate it UploadedFile to receive one)"
+            )
         return files[name]
     if param.default is EMPTY:
         raise HTTPError(400, f"Missing required parameter '{name}'")

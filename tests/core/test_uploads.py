@@ -132,6 +132,28 @@ def test_uploaded_file_parameters_bind_from_files_only(client: Client) -> None:
                   headers=HEADERS).text == "UploadedFile"
 
 
+def test_a_file_sent_for_a_converted_parameter_is_a_400_not_a_500(client: Client) -> None:
+    class Typed(App):
+        async def double(self, n: int) -> str:
+            return str(n * 2)
+
+        async def blob(self, data: bytes) -> str:
+            return str(len(data))
+
+        async def tags(self, tag: list[str]) -> list[str]:
+            return tag
+
+    c = client(Typed())
+    for path, name, expected in (("/double", "n", "int"), ("/blob", "data", "bytes"),
+                                 ("/tags", "tag", "list[str]")):
+        response = c.post(path, content=multipart(part(name, "21", "x.txt")), headers=HEADERS)
+        assert response.status_code == 400, (path, response.text)
+        assert f"'{name}': expected {expected}" in response.text
+        assert "got a file" in response.text
+    # Text under the same name still binds.
+    assert c.post("/double", content=multipart(part("n", "21")), headers=HEADERS).text == "42"
+
+
 def test_handler_reads_the_file_before_the_body_has_arrived() -> None:
     first_chunk = asyncio.Event()
     payload = b"a" * 40_000 + b"b" * 40_000
