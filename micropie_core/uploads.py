@@ -12,6 +12,7 @@ reader catches up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from collections import deque
@@ -175,7 +176,9 @@ class UploadedFile:
         """Write the rest of the content to ``path`` (created or truncated); return its size.
 
         Only ``path`` is written: the client's ``filename`` plays no part.
-        Disk writes run in a worker thread, a batch of chunks at a time.
+        Disk writes run in a worker thread, a batch of chunks at a time. If the
+        upload fails midway (client gone, a limit, a malformed body), ``path``
+        is removed, so a truncated file is never left looking like an upload.
         """
         target = Path(path)
         handle = await asyncio.to_thread(target.open, "wb")
@@ -193,8 +196,11 @@ class UploadedFile:
             if batch:
                 await asyncio.to_thread(handle.writelines, batch)
                 written += batched
-        finally:
-            await asyncio.to_thread(handle.close)
+        except BaseException:
+            # Shielded: a cancelled handler still gets the partial file removed.
+            await asyncio.shield(asyncio.to_thread(_discard, handle, target))
+            raise
+        await asyncio.to_thread(handle.close)
         return written
 
     # ---------------------------------------------- producer side (the reader)
@@ -286,6 +292,14 @@ class UploadedFile:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _discard(handle: IO[bytes], target: Path) -> None:
+    """Close and remove a partly written file; never raises (the upload error matters)."""
+    with contextlib.suppress(OSError):
+        handle.close()
+    with contextlib.suppress(OSError):
+        target.unlink(missing_ok=True)
 
 
 class UploadContent:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from micropie_core import App, UploadedFile
+from micropie_core import App, ClientDisconnect, UploadedFile
 from micropie_core.testing import TestClient
 from micropie_core.types import Message
 from micropie_core.uploads import UploadClosedError
@@ -76,6 +76,38 @@ def test_read_iterate_and_save(client: Client, tmp_path: Path) -> None:
     assert (tmp_path / "saved.bin").read_bytes() == b"x" * 70_000 + b"end"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved.bin"]
     assert not (tmp_path.parent.parent / "evil.txt").exists()
+
+
+def test_save_interrupted_by_a_disconnect_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "upload.bin"
+    saving = asyncio.Event()
+    seen: list[str] = []
+
+    class Saves(App):
+        async def upload(self, f: UploadedFile) -> str:
+            saving.set()
+            try:
+                await f.save(target)
+            except ClientDisconnect:
+                seen.append("disconnect")
+                raise
+            return "saved"  # pragma: no cover - must not happen
+
+    body = multipart(part("f", b"x" * 200_000, "f.bin"))
+
+    async def disconnect_while_saving() -> Message:
+        await saving.wait()
+        await asyncio.sleep(0.05)  # let save() write what has arrived
+        return {"type": "http.disconnect"}
+
+    async def main() -> None:
+        steps = [{"type": "http.request", "body": body[:100_000], "more_body": True},
+                 disconnect_while_saving]
+        await drive(Saves(), "/upload", steps, headers=[("content-type", content_type())])
+
+    run(main())
+    assert seen == ["disconnect"]
+    assert not target.exists()  # never a truncated file that looks like an upload
 
 
 def test_missing_content_type_is_octet_stream(client: Client) -> None:
@@ -355,7 +387,7 @@ UPLOAD_APP = '''
 import os
 from pathlib import Path
 
-from micropie_core import App, UploadedFile
+from micropie_core import App, ClientDisconnect, UploadedFile
 
 OUT = Path(os.environ["UPLOAD_OUT"])
 
