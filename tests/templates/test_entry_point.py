@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
@@ -48,3 +50,22 @@ def test_env_var_selects_it_by_name(
     app = Site(config={"templates": {"directory": str(directory)}})
     assert app.plugins.active_names() == ["templates"]
     assert client(app).get("/").text == "Hi"
+
+
+LAZY_PROBE = """
+import asyncio, sys
+from micropie_core import App
+app = App(plugins=["templates"], config={"templates": {"directory": sys.argv[1]}})
+print("jinja2" in sys.modules)
+print(asyncio.run(app._render_template("hi.html", who="<b>")))
+print("jinja2" in sys.modules)
+"""
+
+
+def test_app_construction_does_not_import_jinja2(templates: WriteTemplates) -> None:
+    # Every App() loads the plugin through its entry point; Jinja2 (tens of ms to
+    # import) waits until the environment is built at startup or first render.
+    directory = templates({"hi.html": "Hi {{ who }}"})
+    result = subprocess.run([sys.executable, "-c", LAZY_PROBE, str(directory)],
+                            capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.splitlines() == ["False", "Hi &lt;b&gt;", "True"]

@@ -23,9 +23,14 @@ from collections.abc import Iterator
 import jinja2
 from jinja2 import meta
 
+from . import _errors
+
 
 class TemplateCache:
     """Hands out compiled templates whose whole static tree is already loaded."""
+
+    #: What loading a template raises; :meth:`explain` turns it into a helpful error.
+    loading_errors = (jinja2.TemplateNotFound, jinja2.TemplateSyntaxError)
 
     def __init__(self, environment: jinja2.Environment, auto_reload: bool) -> None:
         self.environment = environment
@@ -53,6 +58,15 @@ class TemplateCache:
             self._loading[name] = pending
             pending.add_done_callback(lambda done: self._forget(name, done))
         return await asyncio.shield(pending)
+
+    @staticmethod
+    def explain(exc: Exception, rendering: str | None, searched: list[str]) -> Exception:
+        """The error to raise instead of ``exc`` (one of :attr:`loading_errors`)."""
+        if isinstance(exc, jinja2.TemplateNotFound):
+            return _errors.not_found(exc, rendering or str(exc.name), searched)
+        if isinstance(exc, jinja2.TemplateSyntaxError):
+            return _errors.syntax_error(exc)
+        return exc
 
     def _forget(self, name: str, done: asyncio.Future[jinja2.Template]) -> None:
         if self._loading.get(name) is done:

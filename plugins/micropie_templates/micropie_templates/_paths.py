@@ -6,11 +6,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from micropie_core import App, ConfigError
+
+if TYPE_CHECKING:
+    import jinja2
 
 DEFAULT_DIRECTORY = "templates"
 
@@ -86,10 +87,11 @@ def check_packages(value: Sequence[Any]) -> str | None:
 
 def package_loaders(packages: Sequence[str]) -> list[tuple[str, jinja2.BaseLoader]]:
     """One ``PackageLoader`` per ``"pkg[:folder]"`` entry, with a description of it."""
+    import jinja2  # here, not at import: a plugin module loaded by App() stays light
+
     loaders: list[tuple[str, jinja2.BaseLoader]] = []
     for entry in packages:
-        package, _, folder = entry.partition(":")
-        folder = folder or DEFAULT_DIRECTORY
+        package, folder = _package_and_folder(entry)
         try:
             loader = jinja2.PackageLoader(package, folder)
         except (ImportError, ValueError) as exc:
@@ -98,21 +100,32 @@ def package_loaders(packages: Sequence[str]) -> list[tuple[str, jinja2.BaseLoade
                 f"{package!r} to be importable and to contain a {folder!r} folder, "
                 f"found: {exc}. Install the package or fix the entry {entry!r}."
             ) from None
-        loaders.append((f"package {package!r} (folder {folder!r})", loader))
+        loaders.append((_describe(package, folder), loader))
     return loaders
 
 
-def build_loader(
-    directories: list[str], packages: Sequence[str]
-) -> tuple[jinja2.BaseLoader, list[str]]:
-    """The Jinja2 loader and a human-readable list of the places it searches."""
+def _package_and_folder(entry: str) -> tuple[str, str]:
+    package, _, folder = entry.partition(":")
+    return package, folder or DEFAULT_DIRECTORY
+
+
+def _describe(package: str, folder: str) -> str:
+    return f"package {package!r} (folder {folder!r})"
+
+
+def searched_places(directories: list[str], packages: Sequence[str]) -> list[str]:
+    """A human-readable list of the places the loader searches, in order."""
+    return [*directories, *(_describe(*_package_and_folder(entry)) for entry in packages)]
+
+
+def build_loader(directories: list[str], packages: Sequence[str]) -> jinja2.BaseLoader:
+    """The Jinja2 loader for these directories, then these packages."""
+    import jinja2
+
     loaders: list[jinja2.BaseLoader] = []
-    searched = list(directories)
     if directories:
         loaders.append(jinja2.FileSystemLoader(directories))
-    for description, loader in package_loaders(packages):
-        loaders.append(loader)
-        searched.append(description)
+    loaders.extend(loader for _, loader in package_loaders(packages))
     if len(loaders) == 1:
-        return loaders[0], searched
-    return jinja2.ChoiceLoader(loaders), searched
+        return loaders[0]
+    return jinja2.ChoiceLoader(loaders)

@@ -6,15 +6,22 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from micropie_core import App, Setting, hookimpl
 
 from ._context import context_contributors
-from ._paths import build_loader, check_directory, check_packages, resolve_directories
+from ._paths import (
+    build_loader,
+    check_directory,
+    check_packages,
+    resolve_directories,
+    searched_places,
+)
 from .renderer import TemplateRenderer
+
+if TYPE_CHECKING:
+    import jinja2
 
 logger = logging.getLogger("micropie.templates")
 
@@ -69,28 +76,40 @@ def register_settings() -> list[Setting]:
 def app_created(app: App) -> None:
     settings = app.config["templates"]
     directories = resolve_directories(app, settings["directory"])
-    loader, searched = build_loader(directories, settings["packages"])
+    packages = settings["packages"]
+    # Jinja2 is imported when the environment is built (at startup, in a thread),
+    # not by App(); configured packages are checked now, so a bad one fails here.
+    loader = build_loader(directories, packages) if packages else None
     auto_reload = settings["auto_reload"]
     if auto_reload is None:
         auto_reload = bool(app.debug)
-    environment = jinja2.Environment(
-        loader=loader,
-        autoescape=jinja2.select_autoescape(AUTOESCAPE_EXTENSIONS, default_for_string=True),
-        enable_async=settings["enable_async"],
-        cache_size=-1,
-        # Reload checks run in TemplateCache, off the event loop; Jinja2's own would not.
-        auto_reload=False,
-    )
-    environment.globals.update(settings["globals"])
-    environment.filters.update(settings["filters"])
+
+    def make_environment() -> jinja2.Environment:
+        import jinja2
+
+        environment = jinja2.Environment(
+            loader=loader or build_loader(directories, packages),
+            autoescape=jinja2.select_autoescape(AUTOESCAPE_EXTENSIONS,
+                                                default_for_string=True),
+            enable_async=settings["enable_async"],
+            cache_size=-1,
+            # Reload checks run in TemplateCache, off the event loop; Jinja2's own would not.
+            auto_reload=False,
+        )
+        environment.globals.update(settings["globals"])
+        environment.filters.update(settings["filters"])
+        return environment
+
     app._micropie_templates = TemplateRenderer(  # type: ignore[attr-defined]
-        app, environment, searched, auto_reload, context_contributors(app)
+        app, make_environment, searched_places(directories, packages), auto_reload,
+        context_contributors(app),
     )
 
 
 @hookimpl
 async def startup(app: App) -> None:
     renderer: TemplateRenderer = app._micropie_templates  # type: ignore[attr-defined]
+    await renderer.start()
     if app.config["templates"]["preload"]:
         count = await renderer.preload()
         logger.info("Preloaded %d templates from %s", count, "; ".join(renderer.searched))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from micropie_core import App, Request, Response
 from micropie_core.requests import current_request
 
-from . import _errors
-from ._cache import TemplateCache
 from ._context import LazySession, contributions
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from ._cache import TemplateCache
 
 
 class TemplateRenderer:
@@ -21,21 +23,48 @@ class TemplateRenderer:
 
     ``environment`` is the ``jinja2.Environment`` (add filters or globals to it
     before serving); ``searched`` lists the directories and packages searched.
+    The environment is built by ``make_environment`` when first needed (at
+    startup, in a thread), so constructing an App does not import Jinja2.
     """
 
     def __init__(
         self,
         app: App,
-        environment: jinja2.Environment,
+        make_environment: Callable[[], jinja2.Environment],
         searched: list[str],
         auto_reload: bool,
         contributors: list[tuple[Callable[..., Any], list[str]]],
     ) -> None:
         self.app = app
-        self.environment = environment
         self.searched = searched
-        self.cache = TemplateCache(environment, auto_reload)
+        self.auto_reload = auto_reload
+        self._make_environment = make_environment
+        self._cache: TemplateCache | None = None
+        self._build_lock = threading.Lock()
         self._contributors = contributors
+
+    @property
+    def environment(self) -> jinja2.Environment:
+        """The ``jinja2.Environment``, built (importing Jinja2) on first access."""
+        return self.cache.environment
+
+    @property
+    def cache(self) -> TemplateCache:
+        """The compiled-template cache, built with the environment on first access."""
+        cache = self._cache
+        if cache is None:
+            with self._build_lock:
+                if self._cache is None:
+                    from ._cache import TemplateCache
+
+                    self._cache = TemplateCache(self._make_environment(), self.auto_reload)
+                cache = self._cache
+        return cache
+
+    async def start(self) -> None:
+        """Build the environment in a thread (importing Jinja2 blocks for tens of ms)."""
+        if self._cache is None:
+            await asyncio.to_thread(lambda: self.cache)
 
     async def __call__(self, name: str, context: dict[str, Any]) -> str:
         request: Request | None = current_request.get(None)
@@ -46,24 +75,25 @@ class TemplateRenderer:
         if self._contributors:
             values.update(await contributions(self._contributors, self.app, request))
         values.update(context)
+        if self._cache is None:
+            await self.start()  # rendering before startup (outside a server)
+        cache = self.cache
         try:
-            template = await self.cache.get(name)
-            if self.environment.is_async:
+            template = await cache.get(name)
+            if cache.environment.is_async:
                 return await template.render_async(values)
             return template.render(values)
-        except jinja2.TemplateNotFound as exc:
-            raise _errors.not_found(exc, name, self.searched) from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise _errors.syntax_error(exc) from None
+        except cache.loading_errors as exc:
+            raise cache.explain(exc, name, self.searched) from None
 
     async def preload(self) -> int:
         """Compile every template found, in a thread; return how many there were."""
+        await self.start()
+        cache = self.cache
         try:
-            return await asyncio.to_thread(self.cache.preload)
-        except jinja2.TemplateNotFound as exc:
-            raise _errors.not_found(exc, str(exc.name), self.searched) from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise _errors.syntax_error(exc) from None
+            return await asyncio.to_thread(cache.preload)
+        except cache.loading_errors as exc:
+            raise cache.explain(exc, None, self.searched) from None
 
 
 def environment(app: App) -> jinja2.Environment:
