@@ -219,3 +219,31 @@ def test_sync_mode_can_be_chosen(client: Client, templates: WriteTemplates) -> N
                                         "{{ title }}"}), enable_async=False)
     assert environment(app).is_async is False
     assert client(app).get("/child").text == "AB Child"
+
+
+class ByName(App):
+    async def index(self, page: str) -> str:
+        return await self._render_template(page, value="<b>")
+
+
+@pytest.mark.parametrize("page", ["../secret.html", "sub/../../secret.html", "/secret.html",
+                                  "..\\secret.html"])
+def test_a_template_name_cannot_escape_the_template_directories(
+    client: Client, tmp_path: Path, page: str
+) -> None:
+    (tmp_path / "secret.html").write_text("SECRET")
+    (tmp_path / "views" / "sub").mkdir(parents=True)
+    app = ByName(plugins=["templates"],
+                 config={"templates": {"directory": str(tmp_path / "views")}})
+    response = client(app).get("/", params={"page": page})
+    assert response.status_code == 500
+    assert "SECRET" not in response.text
+
+
+@pytest.mark.parametrize("page", ["p.html", "p.HTM", "p.xhtml", "p.xml", "p.svg", "p.jinja",
+                                  "p.html.jinja2", "p.j2"])
+def test_every_html_ish_extension_is_autoescaped(client: Client, templates: WriteTemplates,
+                                                 page: str) -> None:
+    app = ByName(plugins=["templates"],
+                 config={"templates": {"directory": str(templates({page: "{{ value }}"}))}})
+    assert client(app).get("/", params={"page": page}).text == "&lt;b&gt;"

@@ -424,3 +424,31 @@ def test_a_rejection_with_an_unsendable_close_code_falls_back_to_1008(
         pass
     assert (exc.value.close_code, exc.value.close_reason) == (1008, "no")
     assert "close code 1006, which cannot be sent" in caplog.text
+
+
+@pytest.mark.parametrize(("host", "origin", "allowed"), [
+    ("example.com", "http://example.com", True),
+    ("example.com", "HTTP://Example.COM:80", True),
+    ("example.com:8000", "http://example.com:8000", True),
+    ("[::1]:8000", "http://[::1]:8000", True),
+    ("example.com:8000", "http://example.com", False),  # another port is another origin
+    ("example.com", "http://example.com:8000", False),
+    ("example.com", "null", False),  # sandboxed iframes, file:// pages
+    ("example.com", "http://example.com.evil.io", False),
+    ("example.com", "http://example.com/path", False),  # not an origin
+    ("example.com", "http://example.com:99999", False),
+])
+def test_default_origin_policy_is_same_host_and_port(
+    client: Client, host: str, origin: str, allowed: bool
+) -> None:
+    c = client(make_app(), base_url=f"http://{host}")
+    if allowed:
+        with c.websocket_connect("/echo", headers={"origin": origin}) as ws:
+            ws.send_text("ok")
+            assert ws.receive_text() == "ok"
+    else:
+        with pytest.raises(WebSocketDenied) as exc, c.websocket_connect(
+            "/echo", headers={"origin": origin}
+        ):
+            pass
+        assert exc.value.status_code == 403
