@@ -229,3 +229,24 @@ def safe_location(url: str) -> str:
             quote(parts.fragment, safe="=&?/:;+,%@!$'()*"),
         )
     )
+
+
+
+_HTML_TYPE = (b"content-type", HTML.encode("latin-1"))
+_JSON_TYPE = (b"content-type", JSON.encode("latin-1"))
+
+
+async def send_plain(send: Send, value: str | dict[str, Any], *, head: bool = False) -> None:
+    """Send a handler's ``str`` (HTML) or ``dict`` (JSON) as a ``200`` response.
+
+    Equivalent to ``Response(value).send(send, head=head)`` without building the
+    object: the request path uses it for the two commonest return values when no
+    middleware, hook or session needs a :class:`Response` to look at.
+    """
+    if type(value) is str:
+        body, content_type = value.encode(), _HTML_TYPE
+    else:
+        body, content_type = json_dumps(value), _JSON_TYPE
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [content_type, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": b"" if head else body})

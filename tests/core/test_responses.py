@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from micropie_core import App, Response
+from micropie_core import App, Response, hookimpl
 from micropie_core.testing import TestClient
 
 Client = Callable[..., TestClient]
@@ -153,3 +153,31 @@ def test_generator_without_streaming_plugin_names_the_plugin(
         response = client(Streams(plugins=[])).get("/stream")
     assert response.status_code == 500
     assert "'streaming' plugin" in caplog.text
+
+
+@pytest.mark.parametrize("with_hook", [False, True])
+def test_unserializable_json_is_a_logged_500_on_every_response_path(
+    client: Client, caplog: pytest.LogCaptureFixture, with_hook: bool
+) -> None:
+    class Touch:
+        @hookimpl
+        def process_response(self, app: App, request: Any, response: Any) -> None:
+            response.headers.append(("X-Seen", "1"))
+
+    class Broken(App):
+        async def index(self) -> dict[str, Any]:
+            return {"when": object()}
+
+        async def fine(self) -> dict[str, Any]:
+            return {"ok": True}
+
+    app = Broken(plugins=[Touch()] if with_hook else [])
+    c = client(app)
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        response = c.get("/")
+    assert response.status_code == 500
+    assert "object" in caplog.text
+    fine = c.get("/fine")
+    assert fine.json() == {"ok": True}
+    assert fine.headers.get("content-length") == str(len(b'{"ok":true}'))
+    assert (fine.headers.get("x-seen") == "1") is with_hook
