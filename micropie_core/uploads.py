@@ -117,6 +117,10 @@ class UploadedFile:
         """The MicroPie dict keys: ``filename``, ``content_type``, ``content``."""
         return _MICROPIE_KEYS
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """MicroPie's ``file.get(key, default)``: a dict key's value, else ``default``."""
+        return getattr(self, key) if key in _MICROPIE_KEYS else default
+
     def __repr__(self) -> str:
         return (
             f"<UploadedFile name={self.name!r} filename={self.filename!r} "

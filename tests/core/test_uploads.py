@@ -52,6 +52,27 @@ def test_micropie_dict_shape_and_content_queue(client: Client) -> None:
         "keys": ["filename", "content_type", "content"], "has": True}
 
 
+def test_micropie_guide_upload_handler_runs_unchanged(client: Client) -> None:
+    class Guide(App):
+        async def upload(self, file):  # type: ignore[no-untyped-def]  # as in MicroPie's docs
+            if not file:
+                return 400, "No file uploaded."
+            received = bytearray()
+            while chunk := await file["content"].get():
+                received += chunk
+            as_dict = dict(file)
+            return 200, (f"Uploaded {file['filename']} ({file.get('content_type')}, "
+                         f"{len(received)} bytes, {file.get('missing', '-')}, "
+                         f"{sorted(as_dict)})")
+
+    payload = bytes(range(256)) * 1000
+    body = multipart(part("file", payload, "photo.png", "image/png"))
+    response = client(Guide()).post("/upload", content=chunks_of(body, 4096), headers=HEADERS)
+    assert response.text == (
+        "Uploaded photo.png (image/png, 256000 bytes, -, "
+        "['content', 'content_type', 'filename'])")
+
+
 def test_read_iterate_and_save(client: Client, tmp_path: Path) -> None:
     class Friendly(App):
         async def read(self, f: UploadedFile) -> dict[str, Any]:
