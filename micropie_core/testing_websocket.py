@@ -184,6 +184,8 @@ class WebSocketTestSession:
         """Hand a raw ``websocket.receive`` / ``websocket.disconnect`` message to the app."""
         if self._to_app is None:
             raise RuntimeError("Not connected: use `with client.websocket_connect(...) as ws:`.")
+        if self.close_code is not None:  # like a real client: closed is closed
+            raise WebSocketDisconnect(self.close_code, self.close_reason)
         await self._to_app.put(message)
 
     async def asend_text(self, data: str) -> None:

@@ -452,3 +452,19 @@ def test_default_origin_policy_is_same_host_and_port(
         ):
             pass
         assert exc.value.status_code == 403
+
+
+def test_the_test_session_refuses_to_send_once_closed(client: Client) -> None:
+    c = client(make_app())
+    with c.websocket_connect("/echo") as ws:
+        ws.send_text("a")
+        assert ws.receive_text() == "a"
+    with pytest.raises(WebSocketDisconnect):  # used to vanish without a trace
+        ws.send_text("after the client closed")
+    with c.websocket_connect("/") as ws:
+        assert ws.receive_text() == "root"
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_text()
+        with pytest.raises(WebSocketDisconnect) as exc:
+            ws.send_text("after the app closed")
+        assert exc.value.code == 1000
