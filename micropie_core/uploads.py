@@ -251,6 +251,8 @@ class UploadedFile:
                 self._room = None
 
     def _feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return  # an empty chunk would end MicroPie's `while chunk := ...get()` loop
         self.size += len(chunk)
         budget = self._budget
         if not self._spilling and budget.used + len(chunk) <= budget.limit:

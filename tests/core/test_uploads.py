@@ -17,7 +17,7 @@ import pytest
 from micropie_core import App, ClientDisconnect, UploadedFile
 from micropie_core.testing import TestClient
 from micropie_core.types import Message
-from micropie_core.uploads import UploadClosedError
+from micropie_core.uploads import SpoolBudget, UploadClosedError
 from tests.core.asgi_helpers import (
     BOUNDARY,
     chunks_of,
@@ -71,6 +71,18 @@ def test_micropie_guide_upload_handler_runs_unchanged(client: Client) -> None:
     assert response.text == (
         "Uploaded photo.png (image/png, 256000 bytes, -, "
         "['content', 'content_type', 'filename'])")
+
+
+def test_content_get_never_gives_an_empty_chunk_before_the_end() -> None:
+    # MicroPie's `while chunk := await file["content"].get()` stops at any falsy chunk.
+    async def main() -> list[bytes | None]:
+        upload = UploadedFile("f", "f.bin", "application/octet-stream", [], SpoolBudget())
+        for piece in (b"", b"ab", b"", b"c"):
+            upload._feed(piece)
+        upload._finish()
+        return [await upload.content.get() for _ in range(3)]
+
+    assert run(main()) == [b"ab", b"c", None]
 
 
 def test_read_iterate_and_save(client: Client, tmp_path: Path) -> None:
