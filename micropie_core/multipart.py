@@ -181,7 +181,9 @@ class MultipartReader:
         except (HTTPError, ClientDisconnect) as exc:
             self._fail(exc)
         except _mp.MultipartError as exc:
-            self._fail(HTTPError(400, f"Malformed multipart body: {exc}"))
+            # The message only: some errors also carry the Python exception behind them.
+            reason = exc.args[0] if exc.args else type(exc).__name__
+            self._fail(HTTPError(400, f"Malformed multipart body: {reason}"))
         except Exception as exc:  # a bug: handlers reading uploads see it (and log a 500)
             self._fail(exc)
         else:

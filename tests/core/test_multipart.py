@@ -199,6 +199,15 @@ def test_malformed_bodies_are_400(client: Client, body: bytes) -> None:
     assert "multipart" in response.text
 
 
+def test_undecodable_part_header_is_a_plain_400(client: Client) -> None:
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"".encode() + b"\xff\xfe"
+            + f"\"\r\n\r\nv\r\n--{BOUNDARY}--\r\n".encode())
+    response = post(client(Forms()), "/echo", body)
+    assert response.status_code == 400
+    assert response.text == (
+        "400 Bad Request: Malformed multipart body: Segment header failed to decode")
+
+
 def test_body_cut_at_every_offset_is_400_and_complete_body_the_same_result() -> None:
     app = Forms()
     end = len(BODY) - 2  # the final CRLF after "--boundary--" is optional
