@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from redis.asyncio.connection import parse_url
-
 from micropie_core.config import Setting
 from micropie_core.hookspecs import hookimpl
 
-from .store import RedisStore
-
 if TYPE_CHECKING:
     from micropie_core import App
+
+    from .store import RedisStore
+
+# redis (and .store, which needs it) is imported only when the Redis store is
+# configured: the plugin is loaded by every App() wherever it is installed.
 
 # One store per App (the plugin module is shared by every App in the process).
 _stores: WeakKeyDictionary[App, RedisStore] = WeakKeyDictionary()
 
 
 def _check_url(url: str) -> str | None:
+    from redis.asyncio.connection import parse_url
+
     try:
         parse_url(url)
     except ValueError as exc:
@@ -60,6 +63,8 @@ def session_store(app: App) -> RedisStore | None:
     settings = app.config["sessions"]
     if settings["store"] != "redis":
         return None
+    from .store import RedisStore
+
     store = RedisStore(
         settings["url"],
         prefix=settings["prefix"],
