@@ -217,10 +217,12 @@ class TestClient:
             extra = urlencode(list(params.items()) if isinstance(params, Mapping) else
                               list(params), doseq=True)
             query = f"{query}&{extra}" if query else extra
-        raw_headers: list[tuple[bytes, bytes]] = [(b"host", self.host.encode())]
+        raw_headers: list[tuple[bytes, bytes]] = []
         header_pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
         for name, value in header_pairs:
             raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        if not any(name == b"host" for name, _ in raw_headers):  # a given Host replaces ours
+            raw_headers.insert(0, (b"host", self.host.encode()))
         jar = {**self.cookies, **(cookies or {})}
         if jar and not any(name == b"cookie" for name, _ in raw_headers):
             raw_headers.append(

@@ -32,7 +32,8 @@ class Site(App):
         return self.request.query_params
 
     async def headers(self) -> dict[str, list[str]]:
-        return {"x": self.request.headers.getlist("X-Multi")}
+        return {"x": self.request.headers.getlist("X-Multi"),
+                "host": self.request.headers.getlist("Host")}
 
 
 def test_cookie_jar_keeps_and_expires_cookies() -> None:
@@ -49,7 +50,13 @@ def test_params_and_repeated_headers() -> None:
         assert c.get("/echo_query?a=1", params={"b": ["2", "3"]}).json() == {
             "a": ["1"], "b": ["2", "3"]}
         response = c.get("/headers", headers=[("X-Multi", "one"), ("x-multi", "two")])
-        assert response.json() == {"x": ["one", "two"]}
+        assert response.json() == {"x": ["one", "two"], "host": ["testserver"]}
+
+
+def test_a_given_host_header_replaces_the_default_one() -> None:
+    with TestClient(Site()) as c:
+        response = c.get("/headers", headers={"Host": "example.org:8080"})
+        assert response.json()["host"] == ["example.org:8080"]
 
 
 def test_async_use_inside_a_running_loop() -> None:
