@@ -70,7 +70,9 @@ def main() -> None:
         figures = json.loads(startup.read_text())
         sections.append(
             "### Start-up\n\n"
-            f"- `import micropie_core`: {figures['import_ms']:.1f} ms\n"
+            f"- `import micropie_core`: {figures['import_ms']:.1f} ms "
+            f"(`import asyncio` alone: {figures.get('asyncio_ms', 0):.1f} ms; "
+            f"micropie_core after asyncio: {figures.get('import_after_asyncio_ms', 0):.1f} ms)\n"
             f"- `App()` with plugins [{figures['active_plugins']}]: {figures['app_ms']:.1f} ms"
         )
     if not panels:

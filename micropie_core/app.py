@@ -15,7 +15,6 @@ from .config import Setting, validate_config
 from .errors import ConfigError, HTTPError
 from .lifespan import run_lifespan
 from .middleware import HttpMiddleware
-from .multipart import MultipartReader
 from .plugins import PluginHost, resolve
 from .requests import Request, current_request
 from .responses import (
@@ -304,6 +303,11 @@ class App:
         if route is not None and route.has_body_limit:
             limit = route.max_body_size
         if media_type == "multipart/form-data":
+            # Imported on the first multipart request: the `multipart` package and
+            # the tempfile machinery it pulls in are 10 ms of `import micropie_core`
+            # (-X importtime, bytecode cached) that JSON/form-only apps never need.
+            from .multipart import MultipartReader
+
             reader = MultipartReader(
                 request, receive, content_type=request.headers.get("content-type") or "",
                 limits=self.limits, max_body_size=limit, declared_length=declared,
