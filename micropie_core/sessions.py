@@ -103,16 +103,26 @@ class SessionBackend(ABC):
 
 
 class _BackendStore(SessionStore):
+    """A MicroPie ``SessionBackend`` as a store.
+
+    The backend stores the session data dict itself, exactly as under MicroPie
+    (anything else reading that storage sees the same shape). Its interface has
+    no room for a creation time, so ``absolute_lifetime`` does not apply to it.
+    """
+
     def __init__(self, backend: SessionBackend) -> None:
         self.backend = backend
 
     async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
-        return await self.backend.load(session_id) or None
+        data = await self.backend.load(session_id)
+        if not data:
+            return None
+        return {"data": data, "created": time.time()}
 
     async def save(
         self, session_id: str, record: dict[str, Any], ttl: int, *, only_if_exists: bool = False
     ) -> None:
-        await self.backend.save(session_id, record, ttl)
+        await self.backend.save(session_id, record["data"], ttl)
 
     async def delete(self, session_id: str) -> None:
         await self.backend.save(session_id, {}, 0)

@@ -422,6 +422,7 @@ def test_micropie_session_backend_keeps_working(client: Client) -> None:
     c = client(Site(backend, config={"sessions": {"ttl": 60}}))
     assert [c.get("/visits").text for _ in range(3)] == ["1", "2", "3"]
     assert list(backend.data) == [c.cookies["session_id"]] and backend.timeouts == [60, 60, 60]
+    assert backend.data[c.cookies["session_id"]] == {"visits": 3}  # stored as MicroPie did
     c.get("/logout")
     assert backend.data == {}
 
