@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from . import bodies
-from .binding import bind
+from .binding import bind, form_names_to_wait_for
 from .config import Setting, validate_config
 from .errors import ConfigError, HTTPError
 from .lifespan import run_lifespan
@@ -25,6 +24,7 @@ from .responses import (
     safe_location,
     send_plain,
 )
+from .results import ResultConverter, body_of, middleware_response
 from .routing import Route, build_routes, split_path
 from .sessions import SessionBackend, SessionManager, session_settings
 from .subapps import hand_off_to_subapp
@@ -105,7 +105,7 @@ class App:
                 )
         self._sessions = SessionManager(store, self.config["sessions"])
         self._template_renderer = self.plugins.first("template_renderer", app=self)
-        self._response_from_value = self.plugins.compile_first("response_from_value")
+        self._results = ResultConverter(self, self.plugins.compile_first("response_from_value"))
         self._error_response = self.plugins.compile_first("error_response")
         self._prepare_request = self.plugins.compile("prepare_request")
         self._process_response = self.plugins.compile("process_response")
@@ -357,7 +357,7 @@ class App:
             for middleware in middlewares:
                 early = await resolve(middleware.before_request(request))
                 if early:
-                    return self._middleware_response(early)
+                    return middleware_response(early)
             if request._subapp is not None:
                 await hand_off_to_subapp(request, receive, send)
                 return None
@@ -370,7 +370,7 @@ class App:
         if route.methods is not None and request.method not in route.methods:
             raise HTTPError(405, headers=[("Allow", route.allow_header)])
         if request._form_reader is not None and not request._form_reader.done:
-            await request._form_reader.wait_for(_form_names(route, request))
+            await request._form_reader.wait_for(form_names_to_wait_for(route, request))
         if route.params:
             args, kwargs = bind(route, request)
         else:
@@ -381,106 +381,20 @@ class App:
             result = await asyncio.to_thread(route.function, self, *args, **kwargs)
         if not middlewares and (type(result) is str or type(result) is dict):
             return result  # sent by __call__ without building a Response (see there)
-        response = self._to_response(request, result)
+        response = self._results.to_response(request, result)
         for middleware in middlewares:
             changes = await resolve(
                 middleware.after_request(
-                    request, response.status_code, _body_of(response), response.headers
+                    request, response.status_code, body_of(response), response.headers
                 )
             )
             if changes:
-                response = self._apply_changes(request, response, changes)
+                response = self._results.apply_changes(request, response, changes)
         return response
-
-    def _middleware_response(self, result: Mapping[str, Any]) -> Response:
-        response = Response(result.get("body", ""), result.get("status_code", 200))
-        response.headers = header_list(result.get("headers")) + response.headers
-        return response
-
-    def _apply_changes(self, request: Request, response: Any, changes: Mapping[str, Any]) -> Any:
-        if "body" in changes:
-            replaced = self._body_response(request, changes["body"])
-            replaced.status_code = response.status_code
-            replaced.headers = response.headers
-            response = replaced
-        if "status_code" in changes:
-            response.status_code = changes["status_code"]
-        if "headers" in changes:
-            response.headers = header_list(changes["headers"])
-        return response
-
-    def _to_response(self, request: Request, value: Any) -> Any:
-        if type(value) is str:
-            return Response(value)
-        if isinstance(value, tuple):
-            if len(value) not in (2, 3):
-                raise TypeError(
-                    f"A handler returned a tuple of {len(value)} items; expected "
-                    "(status, body) or (status, body, headers)."
-                )
-            response = self._body_response(request, value[1])
-            response.status_code = value[0]
-            if len(value) == 3 and value[2]:
-                response.headers = header_list(value[2]) + response.headers
-            return response
-        return self._body_response(request, value)
-
-    def _body_response(self, request: Request, value: Any) -> Any:
-        if isinstance(value, (str, bytes, dict, list)):
-            return Response(value)
-        if value is None:
-            return Response(b"", 204)
-        if isinstance(value, Response):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return Response(str(value))
-        if self._response_from_value is not None:
-            converted = self._response_from_value(app=self, request=request, value=value)
-            if converted is not None:
-                return converted
-        if inspect.isgenerator(value) or inspect.isasyncgen(value) or hasattr(value, "__aiter__"):
-            raise RuntimeError(
-                f"A handler returned {type(value).__name__}, which streams only through the "
-                "built-in 'streaming' plugin, and that plugin is not active here. Add "
-                "'streaming' to App(plugins=[...]) / MICROPIE_PLUGINS or unblock it."
-            )
-        raise TypeError(
-            f"A handler returned {type(value).__name__}; expected str, bytes, dict, list, "
-            "None, a Response or a (status, body[, headers]) tuple."
-        )
 
 
 def _content_length(value: bytes) -> int:
     if not value.isdigit():
         raise HTTPError(400, "Invalid Content-Length header")
     return int(value)
-
-
-def _form_names(route: Route, request: Request) -> list[str] | None:
-    """Form names the handler's parameters may bind from; ``None`` = the whole form.
-
-    A multipart body is still arriving when the handler is found, so binding
-    waits for these names (or the end of the body). Sync handlers and
-    handlers taking ``**kwargs`` or ``list[...]`` get the whole form.
-    """
-    if not route.is_async or route.has_var_keyword:
-        return None
-    names = []
-    segments = len(request.path_params)
-    query = request.query_params
-    for param in route.params:
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            continue
-        if segments > 0:  # bound from a path segment, as bind() does
-            segments -= 1
-            continue
-        if param.multi:
-            return None
-        if param.name not in query or param.file:
-            names.append(param.name)
-    return names
-
-
-def _body_of(response: Any) -> Any:
-    return response.body if isinstance(response, Response) else response
 

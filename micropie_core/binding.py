@@ -310,3 +310,28 @@ def _collect_extra(route: Route, request: Request, kwargs: dict[str, Any]) -> No
     for name, value in request.files.items():
         if name not in taken and name not in kwargs:
             kwargs[name] = value
+
+
+def form_names_to_wait_for(route: Route, request: Request) -> list[str] | None:
+    """Form names the handler's parameters may bind from; ``None`` = the whole form.
+
+    A multipart body is still arriving when the handler is found, so binding
+    waits for these names (or the end of the body). Sync handlers and
+    handlers taking ``**kwargs`` or ``list[...]`` get the whole form.
+    """
+    if not route.is_async or route.has_var_keyword:
+        return None
+    names = []
+    segments = len(request.path_params)
+    query = request.query_params
+    for param in route.params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if segments > 0:  # bound from a path segment, as bind() does
+            segments -= 1
+            continue
+        if param.multi:
+            return None
+        if param.name not in query or param.file:
+            names.append(param.name)
+    return names
