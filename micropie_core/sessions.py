@@ -203,9 +203,13 @@ class SessionManager:
 
     def wants_load(self, request: Request) -> bool:
         """True when the request carries a well-formed session cookie worth a store call."""
+        return self.id_to_load(request) is not None
+
+    def id_to_load(self, request: Request) -> str | None:
+        """The session id worth a store call for this request, else ``None``."""
         if self.store is None or request._session is not None:
-            return False
-        return self._cookie_id(request) is not None
+            return None
+        return self._cookie_id(request)
 
     def _cookie_id(self, request: Request) -> str | None:
         """The well-formed session id in the request's cookies, else ``None``.
@@ -225,14 +229,17 @@ class SessionManager:
                     return session_id if is_well_formed(session_id) else None
         return None
 
-    async def load(self, request: Request) -> None:
+    async def load(self, request: Request, session_id: str | None = None) -> None:
         """Load the session named by the cookie; unknown ids are simply not adopted.
 
-        A store failure is logged once and leaves an :class:`UnavailableSession`:
-        the request answers 503 only if it uses the session.
+        ``session_id`` is :meth:`id_to_load`'s answer when the caller has it
+        already. A store failure is logged once and leaves an
+        :class:`UnavailableSession`: the request answers 503 only if it uses
+        the session.
         """
         assert self.store is not None  # wants_load() checked it
-        session_id = self._cookie_id(request)
+        if session_id is None:
+            session_id = self._cookie_id(request)
         if session_id is None:
             return
         try:
