@@ -348,7 +348,29 @@ class SessionManager:
         response.headers.append(
             ("Set-Cookie", f"{self.cookie_name}={value}; Max-Age={max_age}{attributes}")
         )
-        response.headers.append(("Cache-Control", "private"))
+        _make_private(response.headers)
+
+
+def _make_private(headers: list[tuple[str, str]]) -> None:
+    """Keep shared caches from storing a response that sets a session cookie.
+
+    A handler's own ``Cache-Control`` is kept, minus what would let a shared
+    cache store it (``public``, ``s-maxage``), plus ``private``; one header,
+    never two that contradict each other.
+    """
+    directives: list[str] = []
+    kept: list[tuple[str, str]] = []
+    for name, value in headers:
+        if name.lower() == "cache-control":
+            directives += [d.strip() for d in value.split(",") if d.strip()]
+        else:
+            kept.append((name, value))
+    shared_only = ("public", "private", "s-maxage")
+    directives = [d for d in directives if d.lower().partition("=")[0] not in shared_only]
+    if not any(d.lower() == "no-store" for d in directives):
+        directives.insert(0, "private")
+    kept.append(("Cache-Control", ", ".join(directives)))
+    headers[:] = kept
 
 
 def _log_failure(operation: str, exc: BaseException) -> None:

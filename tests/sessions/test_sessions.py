@@ -83,6 +83,10 @@ class Site(App):
     async def plain(self) -> str:
         return "no session here"
 
+    async def cached(self, policy: str) -> tuple[int, str, list[tuple[str, str]]]:
+        self.request.session["seen"] = True
+        return 200, "cached?", [("Cache-Control", policy)]
+
 
 def site(store: SessionStore | None = None, **sessions: Any) -> Site:
     plugins: list[Any] = ["sessions"]
@@ -116,6 +120,19 @@ def test_session_cookie_attributes(client: Client) -> None:
     assert "secure" not in attrs
     assert response.headers.get("cache-control") == "private"
     assert "Cookie" in response.headers.getlist("vary")
+
+
+@pytest.mark.parametrize(("policy", "sent"), [
+    ("public, max-age=600", "private, max-age=600"),
+    ("s-maxage=60, max-age=10", "private, max-age=10"),
+    ("no-store", "no-store"),
+    ("private, no-cache", "private, no-cache"),
+])
+def test_a_handler_cache_policy_is_made_private_not_contradicted(
+    client: Client, policy: str, sent: str
+) -> None:
+    response = client(site()).get("/cached", params={"policy": policy})
+    assert response.headers.getlist("cache-control") == [sent]
 
 
 def test_cookie_is_secure_over_https_or_when_configured(client: Client) -> None:
