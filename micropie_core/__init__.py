@@ -7,7 +7,7 @@ from .errors import ConfigError, HTTPError, PluginError
 from .headers import Headers
 from .hookspecs import hookimpl
 from .middleware import HttpMiddleware
-from .requests import Request
+from .requests import Request, current_request
 from .responses import Response
 from .serialization import json_dumps, json_loads
 from .sessions import Session, SessionBackend, SessionStore
@@ -29,6 +29,7 @@ __all__ = [
     "SessionStore",
     "Setting",
     "UploadedFile",
+    "current_request",
     "hookimpl",
     "json_dumps",
     "json_loads",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from micropie_core.config import Setting
-from micropie_core.hookspecs import hookimpl
+from micropie_core import Setting, hookimpl
 
 if TYPE_CHECKING:
     from micropie_core import App

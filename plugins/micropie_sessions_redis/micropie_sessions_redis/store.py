@@ -15,9 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from micropie_core import SessionStore
-from micropie_core.errors import HTTPError
-from micropie_core.serialization import json_dumps, json_loads
+from micropie_core import HTTPError, SessionStore, json_dumps, json_loads
 
 from .breaker import CircuitBreaker, CircuitOpen
 

@@ -7,8 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from micropie_core import App, Request, Response
-from micropie_core.requests import current_request
+from micropie_core import App, Request, Response, current_request
 
 from ._context import LazySession, contributions
 

@@ -14,9 +14,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from micropie_core import HTTPError, Request
+from micropie_core import HTTPError, Request, current_request
 from micropie_core.plugins import resolve
-from micropie_core.requests import current_request
 from micropie_core.types import Receive, Scope, Send
 
 from .routing import WsRoute, handler_name, resolve_route
