@@ -237,6 +237,11 @@ def test_origin_allow_list(client: Client) -> None:
         assert ws.receive_text() == "ok"
 
 
+def test_a_wildcard_inside_an_origin_is_a_config_error_not_a_silent_no_match() -> None:
+    with pytest.raises(ConfigError, match=r"wildcards inside an origin are not supported"):
+        make_app(allowed_origins=["https://*.example.com"])
+
+
 def test_max_message_size_is_configurable(client: Client) -> None:
     c = client(make_app(max_message_size=10))
     with c.websocket_connect("/echo") as ws:

@@ -63,6 +63,12 @@ class OriginPolicy:
             for entry in entries:
                 if entry == "*":
                     continue
+                if "*" in entry:
+                    raise ValueError(
+                        f"{entry!r}: wildcards inside an origin are not supported; list "
+                        "each origin ('https://a.example.com', 'https://b.example.com'), "
+                        "or use '*' alone for any origin."
+                    )
                 value = normalize_origin(entry)
                 if value is None:
                     raise ValueError(
