@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 from .binding import Param, plan_params
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP method is a token (RFC 9110)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,7 @@ def build_routes(
         allowed = None
         allow_header = ""
         if name in methods:
-            wanted = {m.upper() for m in methods[name]}
+            wanted = {m.upper() for m in _method_list(cls, name, methods[name])}
             if "GET" in wanted:
                 wanted.add("HEAD")
             allowed = frozenset(wanted)
@@ -92,9 +94,40 @@ def build_routes(
             methods=allowed,
             allow_header=allow_header,
             has_body_limit=name in body_limits,
-            max_body_size=body_limits.get(name),
+            max_body_size=_body_limit(cls, name, body_limits),
         )
     return routes
+
+
+def _method_list(cls: type, name: str, given: Any) -> list[str]:
+    """The HTTP methods ``_methods[name]`` lists; a clear error for anything else."""
+    if isinstance(given, str):
+        raise TypeError(
+            f"{cls.__name__}._methods[{name!r}] expects a list of HTTP methods, got the "
+            f"string {given!r}; write {{{name!r}: [{given!r}]}}."
+        )
+    try:
+        listed = list(given)
+    except TypeError:
+        listed = None
+    if not listed or not all(isinstance(m, str) and _TOKEN.fullmatch(m) for m in listed):
+        raise ValueError(
+            f"{cls.__name__}._methods[{name!r}] expects a non-empty list of HTTP method "
+            f"names such as ['GET', 'POST'], got {given!r}."
+        )
+    return listed
+
+
+def _body_limit(cls: type, name: str, limits: Mapping[str, int | None]) -> int | None:
+    """``_max_body_size[name]``: a positive int, or ``None`` for no limit."""
+    value = limits.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value <= 0):
+        raise ValueError(
+            f"{cls.__name__}._max_body_size[{name!r}] expects a positive number of bytes "
+            f"(int) or None for no limit, got {value!r}; e.g. {{{name!r}: 1024**3}}."
+        )
+    return value
 
 
 def split_path(path: str) -> list[str]:

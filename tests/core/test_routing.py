@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from micropie_core import App
 from micropie_core.testing import TestClient
@@ -166,3 +169,35 @@ def test_bad_method_table_fails_at_construction() -> None:
         assert "missing" in str(exc) and "Broken._methods" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"submit": "POST"}, "got the string 'POST'; write {'submit': ['POST']}"),
+    ({"submit": []}, "expects a non-empty list of HTTP method names"),
+    ({"submit": ["POST", "GET "]}, "got ['POST', 'GET ']"),
+])
+def test_a_malformed_method_list_fails_at_construction(
+    table: dict[str, Any], message: str
+) -> None:
+    class Broken(App):
+        _methods = table
+
+        async def submit(self) -> str:
+            return ""
+
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        Broken()
+
+
+@pytest.mark.parametrize("limit", ["1G", 0, -1, 1.5, True])
+def test_a_bad_per_handler_body_limit_fails_at_construction(limit: Any) -> None:
+    class Broken(App):
+        _max_body_size = {"upload": limit}
+
+        async def upload(self) -> str:
+            return ""
+
+    with pytest.raises(ValueError, match=re.escape(
+            f"Broken._max_body_size['upload'] expects a positive number of bytes (int) or "
+            f"None for no limit, got {limit!r}")):
+        Broken()
