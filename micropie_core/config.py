@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,16 +95,25 @@ def validate_config(
             ):
                 raise ConfigError(
                     f"Config {section_name}.{key} (plugin {plugin_name!r}) expects "
-                    f"{_type_name(setting.type)}, got {type(value).__name__} {value!r}."
+                    f"{_type_name(setting.type)}, got {type(value).__name__} "
+                    f"{reprlib.repr(value)}.{_meaning(setting)}"
                 )
             if setting.check is not None:
                 problem = setting.check(value)
                 if problem:
+                    shown = reprlib.repr(value)
+                    found = "" if shown in problem else f" got {shown}"
                     raise ConfigError(
-                        f"Config {section_name}.{key} (plugin {plugin_name!r}): {problem}"
+                        f"Config {section_name}.{key} (plugin {plugin_name!r}){found}: "
+                        f"{problem.rstrip('.')}.{_meaning(setting)}"
                     )
             result[section_name][key] = value
     return result
+
+
+def _meaning(setting: Setting) -> str:
+    """What the key is for, so the error says what a right value looks like."""
+    return f" ({setting.key}: {setting.doc.rstrip('.')}.)" if setting.doc else ""
 
 
 def _as_tuple(expected: type | tuple[type, ...]) -> tuple[type, ...]:

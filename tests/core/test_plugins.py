@@ -204,3 +204,16 @@ def test_two_plugins_declaring_the_same_key_is_an_error() -> None:
 
     with pytest.raises(ConfigError, match=r"both declare the config key shared\.colour"):
         Site(plugins=[First(), Second()])
+
+
+def test_a_bad_config_value_error_shows_the_value_and_what_the_key_is_for() -> None:
+    with pytest.raises(ConfigError) as info:
+        App(config={"sessions": {"ttl": 0}})
+    assert str(info.value) == (
+        "Config sessions.ttl (plugin 'core') got 0: must be positive. "
+        "(ttl: Seconds of inactivity before a session expires (sliding).)")
+    with pytest.raises(ConfigError) as info:
+        App(config={"sessions": {"ttl": "1h"}})
+    assert str(info.value) == (
+        "Config sessions.ttl (plugin 'core') expects int, got str '1h'. "
+        "(ttl: Seconds of inactivity before a session expires (sliding).)")
