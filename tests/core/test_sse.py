@@ -83,6 +83,9 @@ class Events(App):
     async def bad(self) -> Any:
         return sse([{"event": "a\nb", "data": "x"}])
 
+    async def bad_later(self) -> Any:
+        return sse([{"data": "fine"}, {"event": "a\nb", "data": "x"}])
+
 
 def test_event_stream_response(client: Client) -> None:
     c = client(Events())
@@ -104,12 +107,22 @@ def test_keep_alive_comments_fill_the_silence(client: Client) -> None:
     assert text.count(": keep-alive\n\n") >= 2
 
 
-def test_an_invalid_event_ends_the_stream_with_a_logged_error(
+def test_an_invalid_first_event_is_a_logged_500(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="micropie"):
         response = client(Events()).get("/bad")
-    assert response.text == ""
+    assert response.status_code == 500
+    assert "must be a single line" in caplog.text
+
+
+def test_an_invalid_later_event_ends_the_stream_with_a_logged_error(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        response = client(Events()).get("/bad_later")
+    assert response.status_code == 200
+    assert response.text == "data: fine\n\n"
     assert "must be a single line" in caplog.text
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from micropie_core import App
+from micropie_core import App, HTTPError
 from micropie_core.testing import TestClient
 from micropie_core.types import Message
 from tests.core.asgi_helpers import drive, run
@@ -125,6 +125,93 @@ def test_generator_failing_midway_is_logged_and_the_body_left_incomplete(
     with caplog.at_level(logging.ERROR, logger="micropie"):
         run(drive(Breaks(), "/wrong_type", [], method="GET"))
     assert "yield str or bytes" in caplog.text
+
+
+class Checks(App):
+    """Generators that check their input before the first chunk."""
+
+    async def feed(self, name: str) -> Any:
+        async def events() -> AsyncIterator[str]:
+            if name != "news":
+                raise HTTPError(404, f"No feed called {name!r}")
+            yield "item;"
+
+        return events()
+
+    def lines(self, name: str) -> Any:
+        def body() -> Iterator[str]:
+            if name != "news":
+                raise HTTPError(403, "Not yours")
+            yield "line;"
+
+        return body()
+
+    async def crash(self) -> Any:
+        async def body() -> AsyncIterator[str]:
+            raise ValueError("checked too late")
+            yield "never"
+
+        return body()
+
+    async def slow_start(self) -> Any:
+        async def body() -> AsyncIterator[str]:
+            await asyncio.sleep(0.3)  # longer than the grace: headers go out first
+            yield "late;"
+            yield "later;"
+
+        return body()
+
+    async def empty(self) -> Any:
+        async def body() -> AsyncIterator[str]:
+            return
+            yield "never"
+
+        return body()
+
+
+def test_an_error_before_the_first_chunk_gets_its_status_not_a_broken_200(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = client(Checks())
+    assert c.get("/feed/news").text == "item;"
+    missing = c.get("/feed/sports")
+    assert missing.status_code == 404 and "No feed called 'sports'" in missing.text
+    assert c.get("/lines/news").text == "line;"
+    assert c.get("/lines/other").status_code == 403  # sync generators too
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        crashed = c.get("/crash")
+    assert crashed.status_code == 500 and "checked too late" in caplog.text
+
+
+def test_a_slow_first_chunk_and_an_empty_stream_still_stream(client: Client) -> None:
+    c = client(Checks())
+    response = c.get("/slow_start")
+    assert (response.status_code, response.text) == (200, "late;later;")
+    empty = c.get("/empty")
+    assert (empty.status_code, empty.text) == (200, "")
+    assert "content-length" not in empty.headers
+
+
+def test_the_generator_runs_in_one_task_whatever_the_timing(client: Client) -> None:
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    class OneTask(App):
+        async def steps(self, delay: float) -> Any:
+            async def body() -> AsyncIterator[str]:
+                # A timeout held across yields breaks if steps run in other tasks.
+                async with asyncio.timeout(10):
+                    for _ in range(3):
+                        tasks.append(asyncio.current_task())
+                        await asyncio.sleep(delay)
+                        yield "."
+
+            return body()
+
+    c = client(OneTask())
+    for delay in (0, 0.2):  # first chunk before and after the headers' grace period
+        tasks.clear()
+        assert c.get("/steps", params={"delay": str(delay)}).text == "..."
+        assert len(set(map(id, tasks))) == 1
 
 
 def test_without_the_plugin_a_generator_is_an_error_naming_it(
