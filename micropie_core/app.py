@@ -99,10 +99,10 @@ class App:
         store_name = self.config["sessions"]["store"]
         if store is None and store_name != "memory":
             raise ConfigError(
-                    f"Config sessions.store is {store_name!r}, but no active plugin provides "
-                    "that store. The built-in store is 'memory'; 'redis' needs "
-                    "`pip install micropie-sessions-redis`."
-                )
+                f"Config sessions.store is {store_name!r}, but no active plugin provides "
+                "that store. The built-in store is 'memory'; 'redis' needs "
+                "`pip install micropie-sessions-redis`."
+            )
         self._sessions = SessionManager(store, self.config["sessions"])
         self._template_renderer = self.plugins.first("template_renderer", app=self)
         self._results = ResultConverter(self, self.plugins.compile_first("response_from_value"))
@@ -115,7 +115,8 @@ class App:
                 if scope_type in ("http", "lifespan"):
                     raise ConfigError(
                         f"Plugin {plugin_name!r} tried to take the {scope_type!r} scope type, "
-                        "which the core serves itself."
+                        "which the core serves itself. Its register_scope_handlers hook may "
+                        "return handlers for other scope types only, such as 'websocket'."
                     )
             self._scope_handlers.update(handlers)
         self._started = False

@@ -135,7 +135,7 @@ class PluginHost:
                 self._register(_load_entry_point(ep), ep.name)
         for obj in plugins or ():
             if not isinstance(obj, str):
-                self._register(obj, None)
+                self._register_object(obj, blocked)
         try:
             self.manager.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -144,11 +144,30 @@ class PluginHost:
                 "Check the spelling against docs/plugin_hooks.md."
             ) from None
 
+    def _register_object(self, plugin: object, blocked: set[str]) -> None:
+        """A plugin object from ``App(plugins=[...])``, named after its module or class."""
+        name: str | None = getattr(plugin, "__name__", None)
+        if not isinstance(name, str):
+            name = type(plugin).__name__
+        if name in blocked or self.manager.has_plugin(name):
+            name = None  # pluggy then names it by id; never silently blocked or clashing
+        self._register(plugin, name)
+        if not self.manager.get_hookcallers(plugin):
+            raise PluginError(
+                f"App(plugins=[...]) got {plugin!r} ({type(plugin).__name__}), which "
+                "implements no hook. Expected a plugin name (str), or a module, class or "
+                "object with @hookimpl functions named after the hooks in "
+                "docs/plugin_hooks.md."
+            )
+
     def _register(self, plugin: object, name: str | None) -> None:
         try:
             self.manager.register(plugin, name)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"Plugin {name or plugin!r} is invalid: {exc}") from None
+            raise PluginError(
+                f"Plugin {name or plugin!r} is invalid: {exc}. A @hookimpl function may take "
+                "only the arguments its hook documents in docs/plugin_hooks.md (any subset)."
+            ) from None
         except ValueError as exc:
             raise PluginError(
                 f"Plugin {name or plugin!r} could not be registered: {exc}"

@@ -217,3 +217,30 @@ def test_a_bad_config_value_error_shows_the_value_and_what_the_key_is_for() -> N
     assert str(info.value) == (
         "Config sessions.ttl (plugin 'core') expects int, got str '1h'. "
         "(ttl: Seconds of inactivity before a session expires (sliding).)")
+
+
+def test_plugin_objects_are_named_after_their_class_or_module_in_errors() -> None:
+    class Second:
+        @hookimpl
+        def register_settings(self) -> list[Setting]:
+            return [Setting("sessions", "ttl", int, 1, "clashes with the core's key")]
+
+    with pytest.raises(ConfigError, match=r"Plugins 'core' and 'Second' both declare"):
+        Site(plugins=[Second()])
+
+
+@pytest.mark.parametrize("thing", [3, object(), b"sessions"])
+def test_a_plugin_object_without_hooks_is_an_error(thing: object) -> None:
+    with pytest.raises(PluginError, match=r"which implements no hook\. Expected a plugin name"):
+        Site(plugins=["sessions", thing])
+
+
+def test_a_plugin_claiming_http_is_told_which_scopes_it_may_take() -> None:
+    class Greedy:
+        @hookimpl
+        def register_scope_handlers(self) -> dict[str, object]:
+            return {"http": object()}
+
+    with pytest.raises(ConfigError, match=r"Plugin 'Greedy' tried to take the 'http' scope.*"
+                       r"other scope types only, such as 'websocket'"):
+        Site(plugins=[Greedy()])
