@@ -82,6 +82,20 @@ def test_middleware_judges(client: Client, capsys: pytest.CaptureFixture[str]) -
         "Look who's hitting /... again.\nYou got a response. For now.\n")
 
 
+def test_streaming_drip_feed(client: Client) -> None:
+    class Feed(App):
+        async def drip_feed(self):  # type: ignore[no-untyped-def]
+            async def gen():  # type: ignore[no-untyped-def]
+                for i in range(5):
+                    yield f"Chunk {i}\n"
+            return gen()  # type: ignore[no-untyped-call]
+
+    response = client(Feed()).get("/drip_feed")
+    assert response.status_code == 200
+    assert response.text == "".join(f"Chunk {i}\n" for i in range(5))
+    assert "content-length" not in response.headers  # streamed, not buffered
+
+
 def test_lifespan_hooks(capsys: pytest.CaptureFixture[str]) -> None:
     class MyApp(App):
         async def index(self):  # type: ignore[no-untyped-def]

@@ -247,3 +247,23 @@ def test_every_html_ish_extension_is_autoescaped(client: Client, templates: Writ
     app = ByName(plugins=["templates"],
                  config={"templates": {"directory": str(templates({page: "{{ value }}"}))}})
     assert client(app).get("/", params={"page": page}).text == "&lt;b&gt;"
+
+
+def test_the_micropie_guide_snippet_runs_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The guide's templates/index.html, found in the working directory as under MicroPie.
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "index.html").write_text(
+        "<h1>{{ title }}</h1>\n<p>{{ message }}</p>\n")
+    monkeypatch.chdir(tmp_path)
+
+    class Web2(App):
+        async def index(self):  # type: ignore[no-untyped-def]
+            return await self._render_template("index.html", title="Hello", message="World")
+
+    with TestClient(Web2()) as c:
+        response = c.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.text == "<h1>Hello</h1>\n<p>World</p>"
