@@ -17,6 +17,7 @@ class HttpMiddleware:
     """
 
     async def before_request(self, request: Request) -> dict[str, Any] | None:
+        """Runs before the handler; return a dict to answer without it, else ``None``."""
         return None
 
     async def after_request(
@@ -26,4 +27,5 @@ class HttpMiddleware:
         response_body: Any,
         extra_headers: list[tuple[str, str]],
     ) -> dict[str, Any] | None:
+        """Runs after the handler; return a dict overriding status, body or headers."""
         return None

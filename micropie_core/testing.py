@@ -37,9 +37,11 @@ class TestResponse:
 
     @property
     def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
+        """The body parsed as JSON."""
         return json_loads(self.content)
 
     @property
@@ -320,24 +322,31 @@ class TestClient:
         return self._sync_portal().call(self.arequest(method, path, **kwargs))
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send a GET request; see :meth:`arequest` for the keyword arguments."""
         return self.request("GET", path, **kwargs)
 
     def head(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send a HEAD request; see :meth:`arequest` for the keyword arguments."""
         return self.request("HEAD", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send a POST request; see :meth:`arequest` for the keyword arguments."""
         return self.request("POST", path, **kwargs)
 
     def put(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send a PUT request; see :meth:`arequest` for the keyword arguments."""
         return self.request("PUT", path, **kwargs)
 
     def patch(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send a PATCH request; see :meth:`arequest` for the keyword arguments."""
         return self.request("PATCH", path, **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send a DELETE request; see :meth:`arequest` for the keyword arguments."""
         return self.request("DELETE", path, **kwargs)
 
     def options(self, path: str, **kwargs: Any) -> TestResponse:
+        """Send an OPTIONS request; see :meth:`arequest` for the keyword arguments."""
         return self.request("OPTIONS", path, **kwargs)
 
     def websocket_connect(
@@ -356,9 +365,11 @@ class TestClient:
                                     **kwargs)
 
     async def aget(self, path: str, **kwargs: Any) -> TestResponse:
+        """Async GET; see :meth:`arequest`."""
         return await self.arequest("GET", path, **kwargs)
 
     async def apost(self, path: str, **kwargs: Any) -> TestResponse:
+        """Async POST; see :meth:`arequest`."""
         return await self.arequest("POST", path, **kwargs)
 
 

@@ -54,6 +54,7 @@ class WebSocketDenied(Exception):
 
     @property
     def text(self) -> str:
+        """The denial response's body decoded as UTF-8."""
         return self.content.decode("utf-8", "replace")
 
 
@@ -189,12 +190,15 @@ class WebSocketTestSession:
         await self._to_app.put(message)
 
     async def asend_text(self, data: str) -> None:
+        """Send a text message to the app."""
         await self.asend({"type": "websocket.receive", "text": data})
 
     async def asend_bytes(self, data: bytes) -> None:
+        """Send a binary message to the app."""
         await self.asend({"type": "websocket.receive", "bytes": data})
 
     async def asend_json(self, data: Any) -> None:
+        """Send ``data`` to the app as a JSON text message."""
         await self.asend({"type": "websocket.receive", "text": json_dumps(data).decode()})
 
     async def areceive(self) -> Message:
@@ -209,18 +213,21 @@ class WebSocketTestSession:
         return message
 
     async def areceive_text(self) -> str:
+        """The app's next message, which must be text."""
         message = await self.areceive()
         if message.get("text") is None:
             raise AssertionError(f"Expected a text message, got bytes {message.get('bytes')!r}")
         return str(message["text"])
 
     async def areceive_bytes(self) -> bytes:
+        """The app's next message, which must be binary."""
         message = await self.areceive()
         if message.get("bytes") is None:
             raise AssertionError(f"Expected a binary message, got text {message.get('text')!r}")
         return bytes(message["bytes"])
 
     async def areceive_json(self) -> Any:
+        """The app's next message parsed as JSON (text or binary)."""
         message = await self.areceive()
         text = message.get("text")
         return json_loads(text if text is not None else message.get("bytes") or b"")
@@ -263,28 +270,37 @@ class WebSocketTestSession:
         self._call(self.aclose())
 
     def send(self, message: Message) -> None:
+        """Synchronous :meth:`asend`."""
         self._call(self.asend(message))
 
     def send_text(self, data: str) -> None:
+        """Synchronous :meth:`asend_text`."""
         self._call(self.asend_text(data))
 
     def send_bytes(self, data: bytes) -> None:
+        """Synchronous :meth:`asend_bytes`."""
         self._call(self.asend_bytes(data))
 
     def send_json(self, data: Any) -> None:
+        """Synchronous :meth:`asend_json`."""
         self._call(self.asend_json(data))
 
     def receive(self) -> Message:
+        """Synchronous :meth:`areceive`."""
         return self._call(self.areceive())  # type: ignore[no-any-return]
 
     def receive_text(self) -> str:
+        """Synchronous :meth:`areceive_text`."""
         return self._call(self.areceive_text())  # type: ignore[no-any-return]
 
     def receive_bytes(self) -> bytes:
+        """Synchronous :meth:`areceive_bytes`."""
         return self._call(self.areceive_bytes())  # type: ignore[no-any-return]
 
     def receive_json(self) -> Any:
+        """Synchronous :meth:`areceive_json`."""
         return self._call(self.areceive_json())
 
     def close(self, code: int = 1000, reason: str = "") -> None:
+        """Synchronous :meth:`aclose`."""
         self._call(self.aclose(code, reason))

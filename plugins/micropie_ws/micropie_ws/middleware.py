@@ -26,7 +26,9 @@ class WebSocketMiddleware:
     """
 
     async def before_websocket(self, request: Request) -> dict[str, Any] | None:
+        """Runs before routing; return a dict to refuse the handshake, else ``None``."""
         return None
 
     async def after_websocket(self, request: Request) -> None:
+        """Runs once the handler has finished and the connection is closed."""
         return None
