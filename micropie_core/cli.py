@@ -18,12 +18,19 @@ def _run(args: argparse.Namespace) -> int:
         print("micropie run needs uvicorn: pip install 'micropie-core[server]'", file=sys.stderr)
         return 2
     if ":" not in args.app:
-        print(f"Expected APP as module:attribute (e.g. app:app), got {args.app!r}.",
-              file=sys.stderr)
+        print(f"Expected APP as module:attribute (e.g. app:app), got {args.app!r}. "
+              f"Try: micropie run {_suggest_target(args.app)}", file=sys.stderr)
         return 2
     uvicorn.run(args.app, host=args.host, port=args.port, reload=args.reload,
                 workers=args.workers, app_dir=args.app_dir)
     return 0
+
+
+def _suggest_target(given: str) -> str:
+    """``examples/hello.py`` → ``hello:app --app-dir examples``; ``hello`` → ``hello:app``."""
+    folder, _, file = given.rpartition("/")
+    module = file.removesuffix(".py") or "app"
+    return f"{module}:app" + (f" --app-dir {folder}" if folder else "")
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -54,7 +61,8 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``micropie`` console script."""
-    parser = argparse.ArgumentParser(prog="micropie", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="micropie", description="micropie run module:app | micropie plugins")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve an app with uvicorn")
     run.add_argument("app", help="module:attribute of the App instance, e.g. app:app")

@@ -23,6 +23,9 @@ def test_plugins_lists_builtins_with_hooks(capsys: pytest.CaptureFixture[str]) -
 def test_run_rejects_a_target_without_attribute(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "hello"]) == 2
     assert "module:attribute" in capsys.readouterr().err
+    assert main(["run", "examples/hello.py"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "Try: micropie run hello:app --app-dir examples")
 
 
 def test_run_serves_the_app_with_uvicorn() -> None:
