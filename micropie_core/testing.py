@@ -21,6 +21,8 @@ from .types import ASGIApp, Message, Scope
 
 T = TypeVar("T")
 FileSpec = tuple[str, bytes] | tuple[str, bytes, str]
+#: ``{field: spec}``, or ``[(field, spec), ...]`` to send several files under one field.
+Files = Mapping[str, FileSpec] | Iterable[tuple[str, FileSpec]]
 
 __all__ = ["TestClient", "TestResponse"]
 
@@ -260,7 +262,7 @@ class TestClient:
         cookies: Mapping[str, str] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | str | bytes | None = None,
-        files: Mapping[str, FileSpec] | None = None,
+        files: Files | None = None,
         content: bytes | Iterable[bytes] | None = None,
     ) -> TestResponse:
         """Send one request through the app and collect the response."""
@@ -375,7 +377,7 @@ class TestClient:
 
 def _encode_body(
     json: Any, data: Mapping[str, Any] | str | bytes | None,
-    files: Mapping[str, FileSpec] | None, content: bytes | Iterable[bytes] | None,
+    files: Files | None, content: bytes | Iterable[bytes] | None,
 ) -> tuple[list[bytes] | None, str | None]:
     if json is not None:
         return [json_dumps(json)], "application/json"
@@ -395,7 +397,7 @@ def _encode_body(
 
 
 def _encode_multipart(
-    fields: Mapping[str, Any], files: Mapping[str, FileSpec]
+    fields: Mapping[str, Any], files: Files
 ) -> tuple[list[bytes], str]:
     boundary = secrets.token_hex(16)
     out = bytearray()
@@ -403,9 +405,12 @@ def _encode_multipart(
         for item in value if isinstance(value, list) else [value]:
             out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
                     f"{item}\r\n").encode()
-    for name, spec in files.items():
+    pairs: Iterable[tuple[str, FileSpec]] = (
+        files.items() if isinstance(files, Mapping) else files
+    )
+    for name, spec in pairs:
         filename, payload = spec[0], spec[1]
-        media_type = spec[2] if len(spec) > 2 else "application/octet-stream"
+        media_type = spec[2] if len(spec) == 3 else "application/octet-stream"
         out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
                 f'filename="{filename}"\r\nContent-Type: {media_type}\r\n\r\n').encode()
         out += payload + b"\r\n"

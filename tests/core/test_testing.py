@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from micropie_core import App, Response
+from micropie_core import App, Response, UploadedFile
 from micropie_core.testing import TestClient
 
 pytest_plugins = ["pytester"]
@@ -57,6 +58,19 @@ def test_a_given_host_header_replaces_the_default_one() -> None:
     with TestClient(Site()) as c:
         response = c.get("/headers", headers={"Host": "example.org:8080"})
         assert response.json()["host"] == ["example.org:8080"]
+
+
+def test_files_as_pairs_send_several_files_under_one_field() -> None:
+    class Uploads(App):
+        async def upload(self, note: str, doc: list[UploadedFile]) -> dict[str, Any]:
+            return {"note": note,
+                    "docs": [[d.filename, (await d.read()).decode()] for d in doc]}
+
+    with TestClient(Uploads()) as c:
+        response = c.post("/upload", data={"note": "two"}, files=[
+            ("doc", ("a.txt", b"first", "text/plain")), ("doc", ("b.txt", b"second")),
+        ])
+    assert response.json() == {"note": "two", "docs": [["a.txt", "first"], ["b.txt", "second"]]}
 
 
 def test_async_use_inside_a_running_loop() -> None:
