@@ -358,6 +358,9 @@ def _make_private(headers: list[tuple[str, str]]) -> None:
     cache store it (``public``, ``s-maxage``), plus ``private``; one header,
     never two that contradict each other.
     """
+    if not any(name.lower() == "cache-control" for name, _ in headers):
+        headers.append(("Cache-Control", "private"))  # the usual case: no policy of its own
+        return
     directives: list[str] = []
     kept: list[tuple[str, str]] = []
     for name, value in headers:
