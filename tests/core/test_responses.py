@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from micropie_core import App, Response, hookimpl
+from micropie_core.responses import UnsafeHeaderError, encode_header
 from micropie_core.testing import TestClient
 
 Client = Callable[..., TestClient]
@@ -181,3 +182,12 @@ def test_unserializable_json_is_a_logged_500_on_every_response_path(
     assert fine.json() == {"ok": True}
     assert fine.headers.get("content-length") == str(len(b'{"ok":true}'))
     assert (fine.headers.get("x-seen") == "1") is with_hook
+
+
+def test_a_header_name_seen_before_still_gets_its_value_checked() -> None:
+    assert encode_header("X-Note", "fine") == (b"x-note", b"fine")
+    latin = "caf\u00e9\tok"
+    assert encode_header("X-Note", latin) == (b"x-note", latin.encode("latin-1"))
+    for bad in ("a\r\nSet-Cookie: x=1", "nul\0", "snow\u2603"):
+        with pytest.raises(UnsafeHeaderError):
+            encode_header("X-Note", bad)
