@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import weakref
 from collections.abc import Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -76,6 +77,10 @@ class _Portal:
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def stop_if_running(self) -> None:
+        if not self.loop.is_closed():
+            self.stop()
 
     def stop(self) -> None:
         async def cancel_rest() -> None:
@@ -198,6 +203,11 @@ class TestClient:
     def _sync_portal(self) -> _Portal:
         if self.portal is None:
             self.portal = _Portal()
+            # A client never closed (no `with`, no close()) still ends cleanly when
+            # it is collected or the interpreter exits: its loop's tasks are
+            # cancelled instead of destroyed while pending. (Its lifespan shutdown
+            # runs only through close().)
+            weakref.finalize(self, self.portal.stop_if_running)
             self.portal.call(self.astart())
         return self.portal
 

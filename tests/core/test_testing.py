@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +99,26 @@ def test_client_without_with_block_starts_lazily_and_closes() -> None:
         assert client.get("/").text == "home"
     finally:
         client.close()
+
+
+UNCLOSED = """
+from micropie_core import App
+from micropie_core.testing import TestClient
+
+class Site(App):
+    async def index(self):
+        return "hi"
+
+client = TestClient(Site())
+print(client.get("/").text)
+"""
+
+
+def test_a_client_never_closed_ends_without_destroyed_pending_tasks() -> None:
+    result = subprocess.run([sys.executable, "-c", UNCLOSED], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.strip() == "hi"
+    assert "destroyed but it is pending" not in result.stderr, result.stderr
 
 
 def test_client_fixture_from_the_pytest_plugin(pytester: pytest.Pytester) -> None:
