@@ -137,6 +137,19 @@ def test_middleware_errors_are_500_not_crashes(
     assert "KeyError" in caplog.text
 
 
+class MountAt(HttpMiddleware):
+    """MicroPie's sub-app mounting: requests under ``prefix`` go to ``child``."""
+
+    def __init__(self, prefix: str, child: Any) -> None:
+        self.prefix, self.child = prefix, child
+
+    async def before_request(self, request: Request) -> None:
+        if request.path.startswith(self.prefix):
+            request._subapp = self.child
+            request._subapp_path = request.path[len(self.prefix):] or "/"  # type: ignore[attr-defined]
+            request._subapp_mount_path = self.prefix  # type: ignore[attr-defined]
+
+
 def test_subapp_mounting(client: Client) -> None:
     seen: dict[str, Any] = {}
 
@@ -147,15 +160,8 @@ def test_subapp_mounting(client: Client) -> None:
                     "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"from child"})
 
-    class Mount(HttpMiddleware):
-        async def before_request(self, request: Request) -> None:
-            if request.path.startswith("/child"):
-                request._subapp = child
-                request._subapp_path = request.path[len("/child"):] or "/"  # type: ignore[attr-defined]
-                request._subapp_mount_path = "/child"  # type: ignore[attr-defined]
-
     app = Site()
-    app.middlewares.append(Mount())
+    app.middlewares.append(MountAt("/child", child))
     response = client(app).post("/child/x/y", data={"a": "1"})
     assert response.text == "from child"
     assert seen == {"path": "/x/y", "root_path": "/child", "body": b"a=1"}
@@ -168,15 +174,8 @@ def test_subapp_mounting_hands_over_a_parsed_multipart_body(client: Client) -> N
 
     child = Child()
 
-    class Mount(HttpMiddleware):
-        async def before_request(self, request: Request) -> None:
-            if request.path.startswith("/child"):
-                request._subapp = child
-                request._subapp_path = request.path[len("/child"):] or "/"  # type: ignore[attr-defined]
-                request._subapp_mount_path = "/child"  # type: ignore[attr-defined]
-
     app = Site()
-    app.middlewares.append(Mount())
+    app.middlewares.append(MountAt("/child", child))
     response = client(app).post(
         "/child/upload", data={"title": "report"},
         files={"doc": ("r.txt", b"file body" * 1000, "text/plain")},
