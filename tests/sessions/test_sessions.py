@@ -14,6 +14,7 @@ from micropie_core._builtin.memory_sessions import MemoryStore
 from micropie_core.hookspecs import hookimpl
 from micropie_core.sessions import is_well_formed, new_session_id
 from micropie_core.testing import TestClient, TestResponse
+from tests.sessions.site import Site
 
 Client = Callable[..., TestClient]
 
@@ -56,36 +57,6 @@ class UseStore:
     @hookimpl
     def session_store(self) -> SessionStore:
         return self.store
-
-
-class Site(App):
-    async def visits(self) -> str:
-        count = self.request.session.get("visits", 0) + 1
-        self.request.session["visits"] = count
-        return str(count)
-
-    async def peek(self) -> str:
-        return str(self.request.session.get("visits", 0))
-
-    async def login(self) -> str:
-        self.request.session["user"] = "ann"
-        self.request.regenerate_session()
-        return "ok"
-
-    async def logout(self) -> str:
-        self.request.session.clear()
-        return "bye"
-
-    async def cart(self) -> str:
-        self.request.session.setdefault("cart", []).append("apple")
-        return "added"
-
-    async def plain(self) -> str:
-        return "no session here"
-
-    async def cached(self, policy: str) -> tuple[int, str, list[tuple[str, str]]]:
-        self.request.session["seen"] = True
-        return 200, "cached?", [("Cache-Control", policy)]
 
 
 def site(store: SessionStore | None = None, **sessions: Any) -> Site:

@@ -23,31 +23,11 @@ from micropie_core.errors import ConfigError
 from micropie_core.plugins import available_plugins
 from micropie_core.sessions import is_well_formed, new_session_id
 from micropie_core.testing import TestClient, TestResponse
+from tests.sessions.site import Site
 from tests.support import RedisServer, UvicornProcess
 
 Client = Callable[..., TestClient]
 
-
-class Site(App):
-    async def visits(self) -> str:
-        count = self.request.session.get("visits", 0) + 1
-        self.request.session["visits"] = count
-        return str(count)
-
-    async def peek(self) -> str:
-        return str(self.request.session.get("visits", 0))
-
-    async def login(self) -> str:
-        self.request.session["user"] = "ann"
-        self.request.regenerate_session()
-        return "ok"
-
-    async def logout(self) -> str:
-        self.request.session.clear()
-        return "bye"
-
-    async def plain(self) -> str:
-        return "no session here"
 
 
 @pytest.fixture
