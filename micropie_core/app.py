@@ -176,7 +176,6 @@ class App:
 
     # ------------------------------------------------------------------------ ASGI
 
-
     async def _handle_other(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type == "lifespan":

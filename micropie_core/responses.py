@@ -242,10 +242,8 @@ def safe_location(url: str) -> str:
         )
     )
 
-
-
-_HTML_TYPE = (b"content-type", HTML.encode("latin-1"))
-_JSON_TYPE = (b"content-type", JSON.encode("latin-1"))
+_HTML_TYPE = _content_type_header(HTML)
+_JSON_TYPE = _content_type_header(JSON)
 
 
 async def send_plain(send: Send, value: str | dict[str, Any], *, head: bool = False) -> None:

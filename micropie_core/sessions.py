@@ -201,10 +201,6 @@ class SessionManager:
         common = f"; Path=/; HttpOnly; SameSite={self.samesite.capitalize()}"
         self._cookie_attributes = (common, common + "; Secure")  # indexed by "secure?"
 
-    def wants_load(self, request: Request) -> bool:
-        """True when the request carries a well-formed session cookie worth a store call."""
-        return self.id_to_load(request) is not None
-
     def id_to_load(self, request: Request) -> str | None:
         """The session id worth a store call for this request, else ``None``."""
         if self.store is None or request._session is not None:
@@ -229,19 +225,13 @@ class SessionManager:
                     return session_id if is_well_formed(session_id) else None
         return None
 
-    async def load(self, request: Request, session_id: str | None = None) -> None:
-        """Load the session named by the cookie; unknown ids are simply not adopted.
+    async def load(self, request: Request, session_id: str) -> None:
+        """Load session ``session_id`` (:meth:`id_to_load`'s answer); unknown ids are not adopted.
 
-        ``session_id`` is :meth:`id_to_load`'s answer when the caller has it
-        already. A store failure is logged once and leaves an
-        :class:`UnavailableSession`: the request answers 503 only if it uses
-        the session.
+        A store failure is logged once and leaves an :class:`UnavailableSession`:
+        the request answers 503 only if it uses the session.
         """
-        assert self.store is not None  # wants_load() checked it
-        if session_id is None:
-            session_id = self._cookie_id(request)
-        if session_id is None:
-            return
+        assert self.store is not None  # id_to_load() checked it
         try:
             record = await self.store.load(session_id, self.ttl)
         except Exception as exc:

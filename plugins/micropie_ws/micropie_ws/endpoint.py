@@ -91,8 +91,9 @@ class WebSocketEndpoint:
                             request.headers.get("origin"))
                 await ws._deny(403, "403 Forbidden: Origin not allowed")
                 return
-            if app._sessions.wants_load(request):
-                await app._sessions.load(request)
+            session_id = app._sessions.id_to_load(request)
+            if session_id is not None:
+                await app._sessions.load(request, session_id)
             default_name, segments = handler_name(request.path)
             for middleware in middlewares:
                 rejection = await resolve(middleware.before_websocket(request))
