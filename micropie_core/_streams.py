@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -41,3 +41,10 @@ async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
 
 def _next(iterator: Iterator[Any]) -> Any:
     return next(iterator, _END)
+
+
+def as_async_iterator(source: AsyncIterable[T] | Iterable[T]) -> AsyncIterator[T]:
+    """An async iterator over ``source``; a blocking one advances in a worker thread."""
+    if isinstance(source, AsyncIterable):
+        return aiter(source)
+    return iterate_in_thread(iter(source))

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from ._streams import iterate_in_thread
+from ._streams import as_async_iterator
 from .serialization import json_dumps
 
 __all__ = ["Event", "EventStream", "format_event", "sse"]
@@ -161,7 +161,7 @@ class EventStream:
         return self._stream()
 
     async def _stream(self) -> AsyncIterator[bytes]:
-        source = _as_async_iterator(self.events)
+        source = as_async_iterator(self.events)
         pending: asyncio.Task[Any] | None = None
         try:
             while True:
@@ -191,12 +191,6 @@ async def _next_or_end(source: AsyncIterator[Any]) -> Any:
         return await anext(source)
     except StopAsyncIteration:
         return _END
-
-
-def _as_async_iterator(events: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
-    if isinstance(events, AsyncIterable):
-        return aiter(events)
-    return iterate_in_thread(iter(events))
 
 
 def sse(

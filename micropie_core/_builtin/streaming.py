@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._streams import iterate_in_thread
+from .._streams import as_async_iterator
 from ..hookspecs import hookimpl
 from ..responses import HTML, encode_extra_headers, encode_header
 from ..sse import EventStream
@@ -65,14 +65,8 @@ class StreamingResponse:
             raw.append(encode_header("content-type", self.media_type))
         return raw
 
-    def _chunks(self) -> AsyncIterator[Any]:
-        content = self.content
-        if isinstance(content, AsyncIterable):
-            return aiter(content)
-        return iterate_in_thread(content)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks = self._chunks()
+        chunks = as_async_iterator(self.content)
         try:
             start = {"type": "http.response.start", "status": self.status_code,
                      "headers": self.raw_headers()}
