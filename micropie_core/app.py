@@ -12,7 +12,7 @@ from . import bodies
 from .binding import bind, form_names_to_wait_for
 from .config import Setting, validate_config
 from .errors import ConfigError, HTTPError
-from .lifespan import run_lifespan
+from .lifespan import lifespan_settings, run_lifespan
 from .middleware import HttpMiddleware
 from .plugins import PluginHost, resolve
 from .requests import Request, current_request
@@ -86,7 +86,9 @@ class App:
             type(self), App, type(self)._methods, type(self)._max_body_size
         )
         self.plugins = PluginHost(plugins, block_plugins)
-        declared: list[tuple[str, Setting]] = [("core", s) for s in session_settings()]
+        declared: list[tuple[str, Setting]] = [
+            ("core", s) for s in (*session_settings(), *lifespan_settings())
+        ]
         for plugin_name, settings in self.plugins.each("register_settings", app=self):
             declared.extend((plugin_name, setting) for setting in settings)
         self.config: dict[str, dict[str, Any]] = validate_config(config, declared)
