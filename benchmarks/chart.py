@@ -25,7 +25,8 @@ def load(kind: str) -> tuple[dict[str, object], list[Sample]] | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    samples = [Sample(s["framework"], s["endpoint"], s["rates"]) for s in data["samples"]]
+    samples = [Sample(s["framework"], s["endpoint"], s["rates"], s.get("latencies", []))
+               for s in data["samples"]]
     return data, samples
 
 

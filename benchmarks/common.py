@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,8 @@ FRAMEWORKS: dict[str, str] = {
     "BlackSheep": "apps.blacksheep_app:app",
 }
 BASELINE = "bare ASGI"
+PEER = "BlackSheep"  # the fastest peer: SPEC §9 targets are ratios against it
+PERCENTILES = ("p50", "p99", "p99.9")
 
 ENDPOINTS: dict[str, tuple[str, str, bytes]] = {
     # name: (path, query string, expected body)
@@ -38,10 +40,17 @@ class Sample:
     framework: str
     endpoint: str
     rates: list[float]
+    # Per round, latency percentiles in milliseconds (HTTP runs only).
+    latencies: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.rates)
+
+    def latency(self, percentile: str) -> float | None:
+        """The median over rounds of one latency percentile (ms), if measured."""
+        values = [round_[percentile] for round_ in self.latencies if percentile in round_]
+        return statistics.median(values) if values else None
 
     @property
     def spread(self) -> float:
@@ -104,6 +113,28 @@ def table(samples: list[Sample], title: str) -> str:
     return "\n".join(lines)
 
 
+def latency_table(samples: list[Sample], title: str) -> str:
+    """Per endpoint: requests/second, ratios to the baseline and the peer, latencies."""
+    endpoints = list(dict.fromkeys(s.endpoint for s in samples))
+    by_key = {(s.framework, s.endpoint): s for s in samples}
+    lines = [f"### {title}", "",
+             "| endpoint | framework | req/s | x bare | x " + PEER + " | "
+             + " | ".join(f"{p} ms" for p in PERCENTILES) + " |",
+             "|---|---|---:|---:|---:|" + "---:|" * len(PERCENTILES)]
+    for endpoint in endpoints:
+        base = by_key.get((BASELINE, endpoint))
+        peer = by_key.get((PEER, endpoint))
+        for sample in (s for s in samples if s.endpoint == endpoint):
+            cells = [endpoint, sample.framework, f"{sample.median:,.0f} ±{sample.spread:.0%}",
+                     f"{sample.median / base.median:.2f}" if base else "-",
+                     f"{sample.median / peer.median:.2f}" if peer else "-"]
+            for percentile in PERCENTILES:
+                value = sample.latency(percentile)
+                cells.append("-" if value is None else f"{value:.2f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def save(kind: str, samples: list[Sample], extra: dict[str, object] | None = None) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{kind}.json"
@@ -112,8 +143,8 @@ def save(kind: str, samples: list[Sample], extra: dict[str, object] | None = Non
         "machine": machine(),
         "revision": git_revision(),
         "versions": versions(),
-        "samples": [{"framework": s.framework, "endpoint": s.endpoint, "rates": s.rates}
-                    for s in samples],
+        "samples": [{"framework": s.framework, "endpoint": s.endpoint, "rates": s.rates,
+                     "latencies": s.latencies} for s in samples],
         **(extra or {}),
     }, indent=2) + "\n")
     return path

@@ -3,7 +3,8 @@
 The server is pinned to one core and wrk to the other (``taskset``), so the
 load generator does not steal the server's CPU. Every round starts each
 framework's server in turn and runs wrk on every endpoint (interleaved rounds);
-the median round is reported. Every load run is bounded by ``--duration``.
+the median round is reported, with the latency percentiles p50/p99/p99.9
+(``wrk_latency.lua``). Every load run is bounded by ``--duration``.
 
     python over_http.py [--duration 5] [--rounds 3] [--connections 64]
 """
@@ -20,7 +21,7 @@ import sys
 import time
 import urllib.request
 
-from common import ENDPOINTS, FRAMEWORKS, HERE, Sample, save, table
+from common import ENDPOINTS, FRAMEWORKS, HERE, Sample, latency_table, save
 
 SERVER_CPU, LOAD_CPU = "0", "1"
 
@@ -39,12 +40,13 @@ def pinned(cpu: str, command: list[str]) -> list[str]:
 
 
 class Server:
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         command = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port),
                    "--host", "127.0.0.1", "--workers", "1", "--loop", "uvloop",
                    "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-        self.process = subprocess.Popen(pinned(SERVER_CPU, command), cwd=HERE)
+        self.process = subprocess.Popen(pinned(SERVER_CPU, command), cwd=HERE,
+                                        env={**os.environ, **(env or {})})
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait(self, path: str, expected: bytes, timeout: float = 20) -> None:
@@ -70,9 +72,19 @@ class Server:
             self.process.wait()
 
 
-def wrk(url: str, duration: float, connections: int) -> float:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
-    out = subprocess.run(pinned(LOAD_CPU, command), capture_output=True, text=True,
+class Load:
+    """What one wrk run measured: requests/second and latency percentiles (ms)."""
+
+    def __init__(self, rate: float, latencies: dict[str, float]) -> None:
+        self.rate, self.latencies = rate, latencies
+
+
+def wrk(url: str, duration: float, connections: int, headers: list[str] | None = None) -> Load:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency",
+               "-s", str(HERE / "wrk_latency.lua")]
+    for header in headers or []:
+        command += ["-H", header]
+    out = subprocess.run(pinned(LOAD_CPU, [*command, url]), capture_output=True, text=True,
                          timeout=duration + 30, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
@@ -80,14 +92,16 @@ def wrk(url: str, duration: float, connections: int) -> float:
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(f"could not read wrk's output:\n{out}")
-    return float(match.group(1))
+    latencies = {f"p{p}": int(us) / 1000
+                 for p, us in re.findall(r"^percentile ([\d.]+) (\d+)$", out, re.MULTILINE)}
+    return Load(float(match.group(1)), latencies)
 
 
 def main(duration: float, rounds: int, connections: int, only: list[str] | None) -> list[Sample]:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is required: apt-get install wrk")
     chosen = {name: target for name, target in FRAMEWORKS.items() if not only or name in only}
-    rates: dict[tuple[str, str], list[float]] = {}
+    samples: dict[tuple[str, str], Sample] = {}
     for round_number in range(rounds):
         for name, target in chosen.items():
             server = Server(target)
@@ -96,12 +110,14 @@ def main(duration: float, rounds: int, connections: int, only: list[str] | None)
                     full = f"{path}?{query}" if query else path
                     server.wait(full, expected)
                     wrk(server.url + full, 1, connections)  # warm-up, not recorded
-                    rate = wrk(server.url + full, duration, connections)
-                    rates.setdefault((name, endpoint), []).append(rate)
+                    load = wrk(server.url + full, duration, connections)
+                    sample = samples.setdefault((name, endpoint), Sample(name, endpoint, []))
+                    sample.rates.append(load.rate)
+                    sample.latencies.append(load.latencies)
             finally:
                 server.stop()
         print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
-    return [Sample(name, endpoint, values) for (name, endpoint), values in rates.items()]
+    return list(samples.values())
 
 
 if __name__ == "__main__":
@@ -114,5 +130,5 @@ if __name__ == "__main__":
     samples = main(args.duration, args.rounds, args.connections, args.only)
     title = (f"HTTP over uvicorn (1 worker, uvloop, httptools), wrk -t1 -c{args.connections} "
              f"{args.duration:g}s x {args.rounds} rounds (median)")
-    print(table(samples, title))
+    print(latency_table(samples, title))
     print(f"saved {save('http', samples)}")
