@@ -304,3 +304,45 @@ def test_store_used_outside_the_app_lifecycle_fails_clearly(redis_url: str) -> N
     store = RedisStore(redis_url)
     with pytest.raises(Exception, match="not open"):
         asyncio.run(store.load(new_session_id(), 10))
+
+
+def concurrent_peeks(app: App, count: int) -> list[int]:
+    """``count`` session reads at once, on a cold app (no Redis connection open yet but one)."""
+    async def main() -> list[int]:
+        async with TestClient(app) as c:
+            first = await c.aget("/visits")
+            assert first.status_code == 200
+            responses = await asyncio.gather(*(c.aget("/peek") for _ in range(count)))
+            return [r.status_code for r in responses]
+
+    return asyncio.run(main())
+
+
+def test_more_concurrent_requests_than_pooled_connections_wait_instead_of_503(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 256 requests at once against the default pool (100 connections): the ones
+    # that find every connection in use wait for one (back-pressure), no outage.
+    app = redis_site(redis_url, prefix)
+    with caplog.at_level(logging.WARNING):
+        statuses = concurrent_peeks(app, 256)
+    assert statuses == [200] * 256
+    assert "unreachable" not in caplog.text
+    assert "failed to" not in caplog.text
+
+
+def test_a_small_pool_serves_many_concurrent_requests_without_tripping_the_breaker(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = redis_site(redis_url, prefix, pool_size=2)
+    with caplog.at_level(logging.WARNING):
+        statuses = concurrent_peeks(app, 100)
+    assert statuses == [200] * 100
+    assert "unreachable" not in caplog.text
+
+
+def test_pool_size_must_be_a_positive_int() -> None:
+    with pytest.raises(ConfigError, match=r"pool_size.*positive"):
+        App(config={"sessions": {"store": "redis", "pool_size": 0}})
+    with pytest.raises(ConfigError, match=r"pool_size.*expects int"):
+        App(config={"sessions": {"store": "redis", "pool_size": 1.5}})

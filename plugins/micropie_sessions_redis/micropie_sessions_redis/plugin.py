@@ -40,6 +40,10 @@ def _check_not_negative(value: float) -> str | None:
     return None if value >= 0 else f"must be 0 (no breaker) or more seconds, found {value!r}"
 
 
+def _check_pool_size(value: int) -> str | None:
+    return None if value > 0 else f"must be a positive number of connections, found {value!r}"
+
+
 @hookimpl
 def register_settings() -> list[Setting]:
     return [
@@ -54,6 +58,10 @@ def register_settings() -> list[Setting]:
                 "Redis store: after Redis failed, session requests answer 503 at once for this "
                 "long, then one request tries Redis again (0 = always try).",
                 check=_check_not_negative),
+        Setting("sessions", "pool_size", int, 100,
+                "Redis store: most connections open at once; a request finding them all "
+                "busy waits for one (within timeout), never counted as an outage.",
+                check=_check_pool_size),
     ]
 
 
@@ -69,6 +77,7 @@ def session_store(app: App) -> RedisStore | None:
         prefix=settings["prefix"],
         timeout=float(settings["timeout"]),
         breaker_seconds=float(settings["breaker_seconds"]),
+        pool_size=settings["pool_size"],
     )
     _stores[app] = store
     return store

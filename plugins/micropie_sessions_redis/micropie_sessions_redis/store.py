@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from micropie_core import HTTPError, SessionStore, json_dumps, json_loads
@@ -43,9 +43,13 @@ class RedisStore(SessionStore):
     """Sessions in Redis: one ``GETEX`` per load, one ``SET ... EX`` per changed save.
 
     Every key has an expiry. Each operation is bounded by ``timeout`` seconds
-    (connect and read), is never retried, and after an outage-type failure a
-    :class:`CircuitBreaker` makes further operations fail immediately for
-    ``breaker_seconds`` before one probe tries Redis again.
+    (waiting for a connection, connect and read), is never retried, and after an
+    outage-type failure a :class:`CircuitBreaker` makes further operations fail
+    immediately for ``breaker_seconds`` before one probe tries Redis again.
+
+    At most ``pool_size`` connections are open; an operation that finds all of
+    them in use waits for one (within its ``timeout``). That is back-pressure,
+    not an outage: it never opens the breaker.
     """
 
     def __init__(
@@ -55,13 +59,19 @@ class RedisStore(SessionStore):
         prefix: str = "micropie:session:",
         timeout: float = 1.0,
         breaker_seconds: float = 1.0,
+        pool_size: int = 100,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.timeout = timeout
+        self.pool_size = pool_size
         self.location = describe_url(url)
         self.breaker = CircuitBreaker(breaker_seconds)
         self._client: aioredis.Redis | None = None
+        # One slot per pooled connection: redis-py's own pool raises
+        # MaxConnectionsError instead of waiting (~190 503s at every cold start
+        # under 256 concurrent requests, issue 12).
+        self._slots: asyncio.Semaphore | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -73,8 +83,10 @@ class RedisStore(SessionStore):
         """
         if self._client is not None:
             return
+        self._slots = asyncio.Semaphore(self.pool_size)
         self._client = aioredis.Redis.from_url(
             self.url,
+            max_connections=self.pool_size,
             socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout,
             retry=Retry(NoBackoff(), 0),
@@ -127,8 +139,8 @@ class RedisStore(SessionStore):
     # ------------------------------------------------------------------ internals
 
     async def _run(self, operation: str, call: Callable[[aioredis.Redis], Any]) -> Any:
-        client = self._client
-        if client is None:
+        client, slots = self._client, self._slots
+        if client is None or slots is None:
             raise RedisUnavailable(
                 f"the Redis session store ({self.location}) is not open: the app's startup "
                 "(ASGI lifespan) has not run or shutdown already closed it"
@@ -137,24 +149,25 @@ class RedisStore(SessionStore):
             probe = self.breaker.before_call()
         except CircuitOpen as exc:
             raise RedisUnavailable(f"Redis at {self.location} is down: {exc}") from None
+        waiting = True
         try:
             async with asyncio.timeout(self.timeout):
-                result = await cast(Awaitable[Any], call(client))
-        except _OUTAGE_ERRORS as exc:
-            was_open = self.breaker.is_open
-            self.breaker.failed(probe, exc)
-            if not was_open:
-                logger.warning(
-                    "Redis session store at %s unreachable (%s); session requests answer 503 "
-                    "and Redis is retried every %s s", self.location, self.breaker.last_error,
-                    self.breaker.open_seconds,
-                )
-            detail = self.breaker.last_error
-            if isinstance(exc, TimeoutError) and not isinstance(exc, RedisError):
-                detail = f"no answer within {self.timeout} s"
+                async with slots:
+                    waiting = False
+                    result = await cast(Awaitable[Any], call(client))
+        except (TimeoutError, MaxConnectionsError) as exc:
+            if not waiting and not isinstance(exc, MaxConnectionsError):
+                self._outage(probe, operation, exc)
+            # Every connection was busy for the whole budget: the app is
+            # overloaded, Redis is fine. Not a reason to open the breaker.
+            self.breaker.released(probe)
             raise RedisUnavailable(
-                f"Redis at {self.location} failed to {operation}: {detail}"
+                f"Redis at {self.location}: all {self.pool_size} connections were in use for "
+                f"{self.timeout} s, so the request could not {operation}; raise "
+                "sessions.pool_size (and Redis's maxclients) or sessions.timeout"
             ) from exc
+        except _OUTAGE_ERRORS as exc:
+            self._outage(probe, operation, exc)
         except RedisError as exc:
             self.breaker.released(probe)
             raise RedisUnavailable(
@@ -168,3 +181,19 @@ class RedisStore(SessionStore):
         self.breaker.succeeded(probe)
         return result
 
+    def _outage(self, probe: bool, operation: str, exc: BaseException) -> NoReturn:
+        """Redis did not answer: open the breaker, say so once, raise RedisUnavailable."""
+        was_open = self.breaker.is_open
+        self.breaker.failed(probe, exc)
+        if not was_open:
+            logger.warning(
+                "Redis session store at %s unreachable (%s); session requests answer 503 "
+                "and Redis is retried every %s s", self.location, self.breaker.last_error,
+                self.breaker.open_seconds,
+            )
+        detail = self.breaker.last_error
+        if isinstance(exc, TimeoutError) and not isinstance(exc, RedisError):
+            detail = f"no answer within {self.timeout} s"
+        raise RedisUnavailable(
+            f"Redis at {self.location} failed to {operation}: {detail}"
+        ) from exc
