@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,12 @@ class Setting:
     check: Callable[[Any], str | None] | None = field(default=None, compare=False)
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+    # Imported on the first configuration error: difflib is ~1 ms of
+    # `import micropie_core` (benchmarks/startup.py) that a valid config never needs.
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
 
@@ -72,7 +76,7 @@ def validate_config(
             known = ", ".join(sorted(sections)) or "none"
             raise ConfigError(
                 f"App(config=...) has a section {section_name!r} that no active plugin "
-                f"declares.{_did_you_mean(section_name, sections)} Sections of the active "
+                f"declares.{did_you_mean(section_name, sections)} Sections of the active "
                 f"plugins: {known}. Is the plugin installed and enabled?"
             )
         if not isinstance(values, Mapping):
@@ -86,7 +90,7 @@ def validate_config(
                 owners = ", ".join(sorted({plugin for plugin, _ in keys.values()}))
                 raise ConfigError(
                     f"Unknown key {key!r} in config section {section_name!r} "
-                    f"(declared by plugin {owners}).{_did_you_mean(key, keys)} "
+                    f"(declared by plugin {owners}).{did_you_mean(key, keys)} "
                     f"Valid keys: {', '.join(sorted(keys))}."
                 )
             plugin_name, setting = keys[key]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import os
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
+from .config import did_you_mean
 from .errors import PluginError
 
 if TYPE_CHECKING:
@@ -98,8 +98,7 @@ def _selected_names(
     known = list(available)
     for name in sorted(names):
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, known)
             raise PluginError(
                 f"{source} asks for plugin {name!r}, which is not installed.{hint} "
                 f"Available plugins: {', '.join(known) or 'none'}."

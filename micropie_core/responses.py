@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from http.cookies import SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -208,6 +207,10 @@ def format_cookie(
     samesite: str | None = "lax",
 ) -> str:
     """Build a ``Set-Cookie`` value; quotes the value when it needs quoting."""
+    # Imported when a handler first sets a cookie: http.cookies is ~1.4 ms of
+    # `import micropie_core` (benchmarks/startup.py); sessions format their own.
+    from http.cookies import SimpleCookie
+
     cookie: SimpleCookie = SimpleCookie()
     cookie[name] = value
     morsel = cookie[name]
