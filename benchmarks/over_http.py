@@ -75,11 +75,13 @@ class Server:
 class Load:
     """What one wrk run measured: requests/second and latency percentiles (ms)."""
 
-    def __init__(self, rate: float, latencies: dict[str, float]) -> None:
-        self.rate, self.latencies = rate, latencies
+    def __init__(self, rate: float, latencies: dict[str, float], errors: int) -> None:
+        self.rate, self.latencies, self.errors = rate, latencies, errors
 
 
-def wrk(url: str, duration: float, connections: int, headers: list[str] | None = None) -> Load:
+def wrk(url: str, duration: float, connections: int, headers: list[str] | None = None,
+        *, allow_errors: bool = False) -> Load:
+    """One bounded wrk run; non-2xx/3xx answers raise unless ``allow_errors``."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency",
                "-s", str(HERE / "wrk_latency.lua")]
     for header in headers or []:
@@ -87,14 +89,14 @@ def wrk(url: str, duration: float, connections: int, headers: list[str] | None =
     out = subprocess.run(pinned(LOAD_CPU, [*command, url]), capture_output=True, text=True,
                          timeout=duration + 30, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
+    if errors and not allow_errors:
         raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(f"could not read wrk's output:\n{out}")
     latencies = {f"p{p}": int(us) / 1000
                  for p, us in re.findall(r"^percentile ([\d.]+) (\d+)$", out, re.MULTILINE)}
-    return Load(float(match.group(1)), latencies)
+    return Load(float(match.group(1)), latencies, int(errors.group(1)) if errors else 0)
 
 
 def main(duration: float, rounds: int, connections: int, only: list[str] | None) -> list[Sample]:
