@@ -113,21 +113,22 @@ def table(samples: list[Sample], title: str) -> str:
     return "\n".join(lines)
 
 
-def latency_table(samples: list[Sample], title: str) -> str:
+def latency_table(samples: list[Sample], title: str, *, baseline: str | None = BASELINE,
+                  peer: str | None = PEER) -> str:
     """Per endpoint: requests/second, ratios to the baseline and the peer, latencies."""
     endpoints = list(dict.fromkeys(s.endpoint for s in samples))
     by_key = {(s.framework, s.endpoint): s for s in samples}
+    references = [name for name in (baseline, peer) if name is not None]
     lines = [f"### {title}", "",
-             "| endpoint | framework | req/s | x bare | x " + PEER + " | "
+             "| endpoint | framework | req/s | " + "".join(f"x {r} | " for r in references)
              + " | ".join(f"{p} ms" for p in PERCENTILES) + " |",
-             "|---|---|---:|---:|---:|" + "---:|" * len(PERCENTILES)]
+             "|---|---|---:|" + "---:|" * (len(references) + len(PERCENTILES))]
     for endpoint in endpoints:
-        base = by_key.get((BASELINE, endpoint))
-        peer = by_key.get((PEER, endpoint))
         for sample in (s for s in samples if s.endpoint == endpoint):
-            cells = [endpoint, sample.framework, f"{sample.median:,.0f} ±{sample.spread:.0%}",
-                     f"{sample.median / base.median:.2f}" if base else "-",
-                     f"{sample.median / peer.median:.2f}" if peer else "-"]
+            cells = [endpoint, sample.framework, f"{sample.median:,.0f} ±{sample.spread:.0%}"]
+            for reference in references:
+                other = by_key.get((reference, endpoint))
+                cells.append(f"{sample.median / other.median:.2f}" if other else "-")
             for percentile in PERCENTILES:
                 value = sample.latency(percentile)
                 cells.append("-" if value is None else f"{value:.2f}")

@@ -16,9 +16,11 @@ import argparse
 import asyncio
 import collections
 import gc
-import sys
+import json
 from collections.abc import AsyncIterator
 from typing import Any
+
+from common import RESULTS
 
 from micropie_core import App
 
@@ -184,4 +186,6 @@ if __name__ == "__main__":
     baseline = results.pop("bare ASGI (baseline)")
     worst = max(results.values()) - baseline
     print(f"\nmost cyclic garbage over the baseline: {worst:.2f} objects/request")
-    sys.exit(0)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "gc.json").write_text(json.dumps(
+        {"requests": args.requests, "baseline": baseline, "per_request": results}, indent=2))

@@ -3,9 +3,11 @@
 #
 # Builds benchmarks/.venv (peers + server + chart library, separate from the test
 # environment), installs micropie-core and every plugin of this repository into it,
-# then runs the in-process harness, the HTTP harness (needs wrk and 2+ cores),
-# the start-up measurement, and draws results/chart.png + results/latest.md.
-# QUICK=1 runs short rounds for a smoke check; the numbers are then not for quoting.
+# then runs the in-process harness, the HTTP harness (needs wrk and 2+ cores), the
+# sessions-over-HTTP harness (needs redis-server), the cyclic-garbage probe, the
+# start-up measurement, and draws results/chart.png + results/latest.md.
+# About 13 minutes on 2 cores; QUICK=1 runs short rounds for a smoke check (the
+# numbers are then not for quoting).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,21 +20,26 @@ for dist in ../plugins/*/; do
     [ -f "${dist}pyproject.toml" ] && packages+=(-e "${dist}")
 done
 .venv/bin/python -m pip install -qq --disable-pip-version-check "${packages[@]}"
-if ! command -v wrk >/dev/null 2>&1; then
+for tool in wrk redis-server; do
+    command -v "$tool" >/dev/null 2>&1 && continue
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
     else
-        echo "wrk is required for the HTTP harness: apt-get install wrk" >&2
+        echo "$tool is required by the benchmarks: apt-get install $tool" >&2
         exit 1
     fi
-fi
+done
 
 if [ "${QUICK:-0}" = "1" ]; then
-    inprocess=(--requests 2000 --rounds 1); http=(--duration 1 --rounds 1); startup=(--runs 3)
+    inprocess=(--requests 2000 --rounds 1); http=(--duration 1 --rounds 1)
+    sessions=(--duration 1 --rounds 1); garbage=(--requests 50); startup=(--runs 3)
 else
-    inprocess=(--requests 20000 --rounds 5); http=(--duration 5 --rounds 3); startup=(--runs 15)
+    inprocess=(--requests 20000 --rounds 5); http=(--duration 5 --rounds 3)
+    sessions=(--duration 5 --rounds 2); garbage=(--requests 500); startup=(--runs 15)
 fi
 .venv/bin/python inprocess.py "${inprocess[@]}"
 .venv/bin/python over_http.py "${http[@]}"
+.venv/bin/python sessions_http.py "${sessions[@]}"
+.venv/bin/python gc_garbage.py "${garbage[@]}"
 .venv/bin/python startup.py "${startup[@]}"
 .venv/bin/python chart.py

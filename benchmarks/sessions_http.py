@@ -76,13 +76,7 @@ def main(duration: float, rounds: int, connections: list[int]) -> tuple[list[Sam
 
 def report(samples: list[Sample], errors: Errors, title: str) -> str:
     by_key = {(s.framework, s.endpoint): s for s in samples}
-    lines = [latency_table(samples, title).replace("| x bare | x BlackSheep ", "| - | - "), ""]
-    for sample in samples:
-        if sample.framework == PEER:
-            continue
-        peer = by_key[(PEER, sample.endpoint)]
-        lines.append(f"- {sample.framework}, {sample.endpoint}: "
-                     f"{sample.median / peer.median:.2f}x Litestar")
+    lines = [latency_table(samples, title, baseline=None, peer=PEER), ""]
     for endpoint in dict.fromkeys(s.endpoint for s in samples if s.endpoint.startswith("read")):
         redis = by_key[("micropie-core, Redis", endpoint)]
         memory = by_key[("micropie-core, memory", endpoint)]
