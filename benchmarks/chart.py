@@ -46,9 +46,8 @@ def bars(axis: Any, samples: list[Sample], value: Any, frameworks: list[str]) ->
 
 
 def ratio(by_key: dict[tuple[str, str], Sample], framework: str, endpoint: str) -> float:
-    if (framework, endpoint) not in by_key or (BASELINE, endpoint) not in by_key:
-        return 0.0
-    return by_key[(framework, endpoint)].median / by_key[(BASELINE, endpoint)].median
+    sample, base = by_key.get((framework, endpoint)), by_key.get((BASELINE, endpoint))
+    return sample.median / base.median if sample and base and base.median else 0.0
 
 
 def p99(by_key: dict[tuple[str, str], Sample], framework: str, endpoint: str) -> float:

@@ -26,6 +26,8 @@ FRAMEWORKS: dict[str, str] = {
 BASELINE = "bare ASGI"
 PEER = "BlackSheep"  # the fastest peer: SPEC §9 targets are ratios against it
 PERCENTILES = ("p50", "p99", "p99.9")
+# Server CPU time per request (µs), measured with the latencies of each HTTP round.
+CPU = "cpu us"
 
 ENDPOINTS: dict[str, tuple[str, str, bytes]] = {
     # name: (path, query string, expected body)
@@ -55,7 +57,7 @@ class Sample:
     @property
     def spread(self) -> float:
         """Half the range of the rounds, as a fraction of the median."""
-        return (max(self.rates) - min(self.rates)) / 2 / self.median
+        return (max(self.rates) - min(self.rates)) / 2 / self.median if self.median else 0.0
 
 
 def machine() -> str:
@@ -107,7 +109,7 @@ def table(samples: list[Sample], title: str) -> str:
             if sample is None:
                 cells.append("-")
                 continue
-            ratio = f" ({sample.median / base.median:.2f})" if base else ""
+            ratio = f" ({sample.median / base.median:.2f})" if base and base.median else ""
             cells.append(f"{sample.median:,.0f} ±{sample.spread:.0%}{ratio}")
         lines.append(f"| {framework} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -121,15 +123,16 @@ def latency_table(samples: list[Sample], title: str, *, baseline: str | None = B
     references = [name for name in (baseline, peer) if name is not None]
     lines = [f"### {title}", "",
              "| endpoint | framework | req/s | " + "".join(f"x {r} | " for r in references)
-             + " | ".join(f"{p} ms" for p in PERCENTILES) + " |",
-             "|---|---|---:|" + "---:|" * (len(references) + len(PERCENTILES))]
+             + " | ".join(f"{p} ms" for p in PERCENTILES) + " | server CPU µs/req |",
+             "|---|---|---:|" + "---:|" * (len(references) + len(PERCENTILES) + 1)]
     for endpoint in endpoints:
         for sample in (s for s in samples if s.endpoint == endpoint):
             cells = [endpoint, sample.framework, f"{sample.median:,.0f} ±{sample.spread:.0%}"]
             for reference in references:
                 other = by_key.get((reference, endpoint))
-                cells.append(f"{sample.median / other.median:.2f}" if other else "-")
-            for percentile in PERCENTILES:
+                cells.append(f"{sample.median / other.median:.2f}"
+                             if other and other.median else "-")
+            for percentile in (*PERCENTILES, CPU):
                 value = sample.latency(percentile)
                 cells.append("-" if value is None else f"{value:.2f}")
             lines.append("| " + " | ".join(cells) + " |")

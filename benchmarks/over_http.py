@@ -79,15 +79,28 @@ class Load:
         self.rate, self.latencies, self.errors = rate, latencies, errors
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, duration: float, connections: int, headers: list[str] | None = None,
-        *, allow_errors: bool = False) -> Load:
-    """One bounded wrk run; non-2xx/3xx answers raise unless ``allow_errors``."""
+        *, allow_errors: bool = False, server_pid: int | None = None) -> Load:
+    """One bounded wrk run; non-2xx/3xx answers raise unless ``allow_errors``.
+
+    With ``server_pid``, also the server's CPU time per request ("cpu us"): unlike
+    requests/second it barely moves when other processes share the machine.
+    """
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency",
                "-s", str(HERE / "wrk_latency.lua")]
     for header in headers or []:
         command += ["-H", header]
     out = subprocess.run(pinned(LOAD_CPU, [*command, url]), capture_output=True, text=True,
                          timeout=duration + 30, check=True).stdout
+    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors and not allow_errors:
         raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{out}")
@@ -96,6 +109,9 @@ def wrk(url: str, duration: float, connections: int, headers: list[str] | None =
         raise RuntimeError(f"could not read wrk's output:\n{out}")
     latencies = {f"p{p}": int(us) / 1000
                  for p, us in re.findall(r"^percentile ([\d.]+) (\d+)$", out, re.MULTILINE)}
+    done = re.search(r"(\d+) requests in", out)
+    if server_pid and done and int(done.group(1)):
+        latencies["cpu us"] = cpu / int(done.group(1)) * 1e6
     return Load(float(match.group(1)), latencies, int(errors.group(1)) if errors else 0)
 
 
@@ -112,7 +128,8 @@ def main(duration: float, rounds: int, connections: int, only: list[str] | None)
                     full = f"{path}?{query}" if query else path
                     server.wait(full, expected)
                     wrk(server.url + full, 1, connections)  # warm-up, not recorded
-                    load = wrk(server.url + full, duration, connections)
+                    load = wrk(server.url + full, duration, connections,
+                               server_pid=server.process.pid)
                     sample = samples.setdefault((name, endpoint), Sample(name, endpoint, []))
                     sample.rates.append(load.rate)
                     sample.latencies.append(load.latencies)

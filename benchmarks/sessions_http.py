@@ -61,7 +61,8 @@ def main(duration: float, rounds: int, connections: list[int]) -> tuple[list[Sam
                             key = (name, f"{endpoint} c{count}")
                             warm = wrk(url, 1, count, headers, allow_errors=True)
                             errors[(name, "cold")] = errors.get((name, "cold"), 0) + warm.errors
-                            load = wrk(url, duration, count, headers, allow_errors=True)
+                            load = wrk(url, duration, count, headers, allow_errors=True,
+                                       server_pid=server.process.pid)
                             errors[key] = errors.get(key, 0) + load.errors
                             sample = samples.setdefault(key, Sample(name, key[1], []))
                             sample.rates.append(load.rate)
