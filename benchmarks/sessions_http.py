@@ -81,8 +81,9 @@ def report(samples: list[Sample], errors: Errors, title: str) -> str:
     for endpoint in dict.fromkeys(s.endpoint for s in samples if s.endpoint.startswith("read")):
         redis = by_key[("micropie-core, Redis", endpoint)]
         memory = by_key[("micropie-core, memory", endpoint)]
-        lines.append(f"- Redis store / memory store, {endpoint}: "
-                     f"{redis.median / memory.median:.2f}")
+        if memory.median:
+            lines.append(f"- Redis store / memory store, {endpoint}: "
+                         f"{redis.median / memory.median:.2f}")
     for name in VARIANTS:
         cold = errors.get((name, "cold"), 0)
         timed = {endpoint: n for (who, endpoint), n in errors.items()
