@@ -149,22 +149,28 @@ class RedisStore(SessionStore):
             probe = self.breaker.before_call()
         except CircuitOpen as exc:
             raise RedisUnavailable(f"Redis at {self.location} is down: {exc}") from None
-        waiting = True
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        called: float | None = None  # when a connection slot was ours
         try:
             async with asyncio.timeout(self.timeout):
                 async with slots:
-                    waiting = False
+                    called = loop.time()
                     result = await cast(Awaitable[Any], call(client))
         except (TimeoutError, MaxConnectionsError) as exc:
-            if not waiting and not isinstance(exc, MaxConnectionsError):
+            # Redis is deemed down only if it left a call unanswered for at least
+            # half the budget; a budget spent waiting for a busy connection is
+            # back-pressure (the app is overloaded, Redis is fine): no breaker.
+            if (called is not None and not isinstance(exc, MaxConnectionsError)
+                    and loop.time() - called >= self.timeout / 2):
                 self._outage(probe, operation, exc)
-            # Every connection was busy for the whole budget: the app is
-            # overloaded, Redis is fine. Not a reason to open the breaker.
             self.breaker.released(probe)
+            waited = (called if called is not None else loop.time()) - start
             raise RedisUnavailable(
                 f"Redis at {self.location}: all {self.pool_size} connections were in use for "
-                f"{self.timeout} s, so the request could not {operation}; raise "
-                "sessions.pool_size (and Redis's maxclients) or sessions.timeout"
+                f"{waited:.2f} s of the {self.timeout} s budget, so the request could not "
+                f"{operation}; raise sessions.pool_size (and Redis's maxclients) or "
+                "sessions.timeout"
             ) from exc
         except _OUTAGE_ERRORS as exc:
             self._outage(probe, operation, exc)
