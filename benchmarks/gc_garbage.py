@@ -5,7 +5,8 @@ with the collector disabled; after warm-up requests, ``gc.DEBUG_SAVEALL`` keeps
 everything the next collection finds unreachable in ``gc.garbage``, so we can
 count it per request and show what it is (type counts, and with ``--chains``
 the referrers of a sample object). The bare ASGI app is the baseline: what the
-loop and the harness produce themselves.
+loop and the harness produce themselves. The Redis session cases run against a
+throwaway ``redis-server`` (on PATH).
 
     python gc_garbage.py [--requests 200] [--chains]
 """
@@ -17,10 +18,12 @@ import asyncio
 import collections
 import gc
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from common import RESULTS
+from sessions_bench import ThrowawayRedis
 
 from micropie_core import App
 
@@ -55,6 +58,9 @@ class Probe(App):
 
     async def post(self, name: str) -> dict[str, str]:
         return {"name": name}
+
+    async def broken(self) -> str:  # a 500, logged with its traceback
+        raise ValueError("broken on purpose")
 
 
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -99,10 +105,15 @@ async def call(app: Any, scope: dict[str, Any]) -> tuple[int, dict[bytes, bytes]
     return result["status"], result["headers"]
 
 
-async def cases(app: Probe) -> dict[str, tuple[Any, dict[str, Any], int]]:
+async def session_cookie(app: Probe) -> bytes:
     await app.startup()
     _, headers = await call(app, scope_for("/session_write"))
-    cookie = headers[b"set-cookie"].split(b";")[0]
+    return bytes(headers[b"set-cookie"].split(b";")[0])
+
+
+async def cases(app: Probe, redis_app: Probe) -> dict[str, tuple[Any, dict[str, Any], int]]:
+    cookie = await session_cookie(app)
+    redis_cookie = await session_cookie(redis_app)
     return {
         "bare ASGI (baseline)": (bare, scope_for("/"), 200),
         "text": (app, scope_for("/"), 200),
@@ -112,9 +123,13 @@ async def cases(app: Probe) -> dict[str, tuple[Any, dict[str, Any], int]]:
         "400": (app, scope_for("/needs"), 400),
         "session read": (app, scope_for("/session_read", cookie=cookie), 200),
         "session write": (app, scope_for("/session_write", cookie=cookie), 200),
+        "session read, Redis": (redis_app, scope_for("/session_read", cookie=redis_cookie), 200),
+        "session write, Redis": (redis_app, scope_for("/session_write", cookie=redis_cookie),
+                                 200),
         "stream": (app, scope_for("/stream"), 200),
         "sync handler": (app, scope_for("/blocking"), 200),
         "HEAD": (app, {**scope_for("/"), "method": "HEAD"}, 200),
+        "500 (logged)": (app, scope_for("/broken"), 500),
         "POST JSON": (app, scope_for("/post", body=(b"application/json", b'{"name": "x"}')), 200),
         "POST form": (app, scope_for("/post", body=(b"application/x-www-form-urlencoded",
                                                     b"name=x")), 200),
@@ -156,10 +171,20 @@ async def measure(app: Any, scope: dict[str, Any], status: int, requests: int,
 
 
 async def main(requests: int, chains: bool) -> dict[str, float]:
+    logging.getLogger("micropie").addHandler(logging.NullHandler())
+    logging.getLogger("micropie").propagate = False  # the 500s' tracebacks: not on screen
     gc.disable()
     app = Probe(plugins=["sessions", "streaming"])
+    redis = ThrowawayRedis()
+    redis_app = Probe(plugins=["sessions", "sessions_redis"],
+                      config={"sessions": {"store": "redis", "url": redis.url}})
     per_request: dict[str, float] = {}
-    for name, (target, scope, status) in (await cases(app)).items():
+    try:
+        found = await cases(app, redis_app)
+    except BaseException:
+        redis.stop()
+        raise
+    for name, (target, scope, status) in found.items():
         count, kinds, lines = await measure(target, scope, status, requests, chains)
         per_request[name] = count
         top = ", ".join(f"{k} {v / requests:g}" for k, v in kinds.most_common(6))
@@ -167,6 +192,8 @@ async def main(requests: int, chains: bool) -> dict[str, float]:
         for line in lines:
             print(line)
     await app.shutdown()
+    await redis_app.shutdown()
+    redis.stop()
     gc.enable()
     return per_request
 

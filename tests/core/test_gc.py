@@ -48,6 +48,9 @@ class Site(App):
     async def echo(self, name: str) -> dict[str, str]:
         return {"name": name}
 
+    async def broken(self) -> str:
+        raise ValueError("a bug: logged with its traceback, answered 500")
+
 
 # name: (method, path, headers, body, expected status)
 REQUESTS: dict[str, tuple[str, str, list[tuple[str, str]], bytes, int]] = {
@@ -62,6 +65,7 @@ REQUESTS: dict[str, tuple[str, str, list[tuple[str, str]], bytes, int]] = {
     "stream": ("GET", "/ticks", [], b"", 200),
     "sync handler": ("GET", "/blocking", [], b"", 200),
     "head": ("HEAD", "/", [], b"", 200),
+    "handler error": ("GET", "/broken", [], b"", 500),
     "json body": ("POST", "/echo", [("content-type", "application/json")], b'{"name": "x"}', 200),
     "form body": ("POST", "/echo", [("content-type", FORM)], b"name=x", 200),
 }
