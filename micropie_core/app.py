@@ -59,7 +59,7 @@ class App:
         debug: bool = False,
         max_body_size: int | None = 16 * bodies.MiB,
         max_form_fields: int = 1000,
-        max_json_depth: int = 512,
+        max_json_depth: int = 200,
         body_timeout: float | None = 60.0,
         body_idle_timeout: float | None = 10.0,
         max_files: int = 100,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from contextvars import ContextVar
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from .cookies import request_cookies
 from .headers import Headers
 from .types import Receive, Scope
 from .uploads import UploadedFiles
@@ -45,26 +45,6 @@ def parse_urlencoded(data: str, *, max_fields: int | None = None) -> dict[str, l
         else:
             values.append(value)
     return result
-
-
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Parse a ``Cookie`` header leniently: a malformed pair is skipped, not fatal."""
-    cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
-        name, sep, value = chunk.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            try:
-                parsed: SimpleCookie = SimpleCookie()
-                parsed.load(f"{name}={value}")
-                value = parsed[name].value if name in parsed else value[1:-1]
-            except CookieError:
-                value = value[1:-1]
-        cookies.setdefault(name, value)
-    return cookies
 
 
 class Request:
@@ -112,9 +92,13 @@ class Request:
 
     @property
     def cookies(self) -> dict[str, str]:
-        """Cookies sent by the client (first value wins for repeated names)."""
+        """Cookies sent by the client (first value wins for repeated names).
+
+        Parsed by :mod:`micropie_core.cookies` (browser rules, linear time); a
+        ``Cookie`` header over 64 KiB is a 400.
+        """
         if self._cookies is None:
-            self._cookies = parse_cookie_header("; ".join(self.headers.getlist("cookie")))
+            self._cookies = request_cookies(self.scope.get("headers") or [])
         return self._cookies
 
     @property
