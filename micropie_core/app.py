@@ -25,7 +25,7 @@ from .responses import (
     send_plain,
 )
 from .results import ResultConverter, body_of, middleware_response
-from .routing import Route, build_routes, split_path
+from .routing import Route, build_routes, path_segments
 from .sessions import SessionBackend, SessionManager, session_settings
 from .subapps import hand_off_to_subapp
 from .types import ASGIApp, Receive, Scope, Send
@@ -278,10 +278,10 @@ class App:
 
     # -------------------------------------------------------------------- dispatch
 
-    def _match(self, path: str) -> tuple[Route | None, list[str]]:
+    def _match(self, path: str, raw_path: bytes | None) -> tuple[Route | None, list[str]]:
         if path == "/":
             return self._routes.get("index"), []
-        segments = split_path(path)
+        segments = path_segments(path, raw_path)
         if not segments:
             return self._routes.get("index"), []
         first = segments[0]
@@ -326,13 +326,15 @@ class App:
         bodies.parse_body(request, body, media_type, self.limits)
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
-        route, segments = self._match(request.path)
+        route, segments = self._match(request.path, request.scope.get("raw_path"))
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None
         has_body = has_cookie = False
         for name, value in request.scope["headers"]:
             if name == b"content-length":
+                if declared is not None:  # even an equal repeat: a smuggling vector
+                    raise HTTPError(400, "More than one Content-Length header")
                 declared = _content_length(value)
                 has_body = declared > 0
             elif name == b"transfer-encoding":
@@ -396,7 +398,9 @@ class App:
 
 
 def _content_length(value: bytes) -> int:
-    if not value.isdigit():
-        raise HTTPError(400, "Invalid Content-Length header")
+    # 1*DIGIT (RFC 9110); more than 18 significant digits is beyond any body
+    # (and int() refuses 4,301 digits with a ValueError, which must not be a 500).
+    if not value.isdigit() or len(value.lstrip(b"0")) > 18:
+        raise HTTPError(400, "Invalid Content-Length header: expected a byte count")
     return int(value)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from .cookies import request_cookies
+from .errors import HTTPError
 from .headers import Headers
 from .types import Receive, Scope
 from .uploads import UploadedFiles
@@ -20,20 +21,22 @@ current_request: ContextVar[Request] = ContextVar("micropie_current_request")
 
 
 def parse_urlencoded(data: str, *, max_fields: int | None = None) -> dict[str, list[str]]:
-    """Parse ``a=1&a=2&b=`` into ``{"a": ["1", "2"], "b": [""]}``.
+    """Parse ``a=1&a=2&b=&c`` into ``{"a": ["1", "2"]}``.
 
-    Raises ``ValueError`` when there are more than ``max_fields`` fields.
+    Blank values (``b=``, a bare ``c``) are omitted, as MicroPie does, so the
+    handler's parameter default applies. Raises ``ValueError`` when there are
+    more than ``max_fields`` ``&``-separated pieces, counted (at C speed)
+    before anything is split.
     """
     if not data:
         return {}
-    pairs = data.split("&")
-    if max_fields is not None and len(pairs) > max_fields:
+    if max_fields is not None and data.count("&") >= max_fields:
         raise ValueError(f"more than {max_fields} fields")
     result: dict[str, list[str]] = {}
-    for pair in pairs:
-        if not pair:
-            continue
+    for pair in data.split("&"):
         name, _, value = pair.partition("=")
+        if not value:
+            continue
         # Most names and values need no decoding; unquote only those that do.
         if "%" in name or "+" in name:
             name = unquote_plus(name)
@@ -106,7 +109,17 @@ class Request:
         """Query string as ``{name: [values]}``."""
         if self._query_params is None:
             raw = self.scope.get("query_string", b"")
-            self._query_params = parse_urlencoded(raw.decode("latin-1")) if raw else {}
+            if not raw:
+                self._query_params = {}
+            else:
+                limit = self.app.limits.max_form_fields if self.app is not None else None
+                try:
+                    self._query_params = parse_urlencoded(raw.decode("latin-1"),
+                                                          max_fields=limit)
+                except ValueError:
+                    raise HTTPError(
+                        413, f"Too many query string fields (the limit is {limit})"
+                    ) from None
         return self._query_params
 
     @query_params.setter

@@ -31,8 +31,9 @@ class Echo(App):
 
 def test_urlencoded_and_json_bodies(client: Client) -> None:
     c = client(Echo())
+    # A blank value is omitted (SPEC §3, as MicroPie), so a parameter default applies.
     assert c.post("/form", data={"a": ["1", "2"], "b": ""}).json()["form"] == {
-        "a": ["1", "2"], "b": [""]}
+        "a": ["1", "2"]}
     assert c.post("/form", json={"k": [1, {"x": None}]}).json()["json"] == {"k": [1, {"x": None}]}
     vendor = c.post("/form", content=b'{"v": 1}',
                     headers={"content-type": "application/vnd.api+json; charset=utf-8"})
