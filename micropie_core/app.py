@@ -278,10 +278,11 @@ class App:
 
     # -------------------------------------------------------------------- dispatch
 
-    def _match(self, path: str, raw_path: bytes | None) -> tuple[Route | None, list[str]]:
+    def _match(self, scope: Scope) -> tuple[Route | None, list[str]]:
+        path: str = scope.get("path", "/")
         if path == "/":
             return self._routes.get("index"), []
-        segments = path_segments(path, raw_path)
+        segments = path_segments(path, scope.get("raw_path"), scope.get("root_path", ""))
         if not segments:
             return self._routes.get("index"), []
         first = segments[0]
@@ -326,7 +327,7 @@ class App:
         bodies.parse_body(request, body, media_type, self.limits)
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
-        route, segments = self._match(request.path, request.scope.get("raw_path"))
+        route, segments = self._match(request.scope)
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None

@@ -142,8 +142,12 @@ def split_path(path: str) -> list[str]:
     return stripped.split("/") if stripped else []
 
 
-def path_segments(path: str, raw_path: bytes | None) -> list[str]:
+def path_segments(path: str, raw_path: bytes | None, root_path: str = "") -> list[str]:
     """The decoded path segments a request routes on (handler name first).
+
+    A ``path`` that starts with ``root_path`` has it removed first: servers
+    following ASGI 3 (uvicorn ``--root-path``) put the prefix in ``path`` and
+    ``raw_path``, older ones and mounting middleware leave it out of ``path``.
 
     Split on ``raw_path`` when the server gives it and it has percent-escapes,
     then percent-decode each segment (UTF-8), so ``/greet/a%2Fb`` is the two
@@ -156,6 +160,8 @@ def path_segments(path: str, raw_path: bytes | None) -> list[str]:
     ``HTTPError(404)`` for a segment that is ``.`` or ``..`` or contains NUL
     (however it was encoded): none of them can name anything a handler serves.
     """
+    if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("/", ""):
+        path = path[len(root_path):] or "/"
     if raw_path is None or b"%" not in raw_path:
         segments = split_path(path)
     else:
