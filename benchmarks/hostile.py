@@ -37,6 +37,7 @@ import orjson
 from micropie_core import App
 from micropie_core.errors import HTTPError
 from micropie_core.serialization import json_loads
+from micropie_core.types import Message
 
 MiB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -199,7 +200,7 @@ async def serve(app: App, request: Request) -> tuple[int, float]:
     status = 0
     done = asyncio.Event()
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         nonlocal position
         if position < len(chunks):
             position += 1
@@ -208,7 +209,7 @@ async def serve(app: App, request: Request) -> tuple[int, float]:
         await done.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
@@ -247,9 +248,9 @@ JSON_BODIES: dict[str, Callable[[], bytes]] = {
 
 
 async def main(rounds: int, only: str | None) -> None:
-    limits = {"max_body_size": 64 * MiB, "body_timeout": None, "body_idle_timeout": None}
-    app = Target(**limits)
-    raised = Target(max_form_fields=200_000, **limits)
+    app = Target(max_body_size=64 * MiB, body_timeout=None, body_idle_timeout=None)
+    raised = Target(max_form_fields=200_000, max_body_size=64 * MiB, body_timeout=None,
+                    body_idle_timeout=None)
     await app.startup()
     await raised.startup()
     selected = [(name, app, pair) for name, pair in cases().items()]
@@ -289,9 +290,9 @@ async def main(rounds: int, only: str | None) -> None:
         print("\n| JSON body | `json_loads` ms | `orjson.loads` ms | ratio |")
         print("|---|---|---|---|")
         for name, (ours, theirs) in parse_times.items():
-            ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
-            print(f"| {name} | {ms(ours_s)} ({spread(ours)}) | {ms(theirs_s)} "
-                  f"({spread(theirs)}) | {ours_s / theirs_s:.2f} |")
+            ours_m, theirs_m = statistics.median(ours), statistics.median(theirs)
+            print(f"| {name} | {ms(ours_m)} ({spread(ours)}) | {ms(theirs_m)} "
+                  f"({spread(theirs)}) | {ours_m / theirs_m:.2f} |")
     await app.shutdown()
     await raised.shutdown()
 
