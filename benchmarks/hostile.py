@@ -268,11 +268,11 @@ async def main(rounds: int, only: str | None) -> None:
             # A small request first: what the previous (big) one left behind
             # (freed arenas, a cold allocator) is charged to neither.
             await serve(target, WARM_UP)
-            bad_status, bad = await serve(target, hostile)
+            bad_status, bad_time = await serve(target, hostile)
             await serve(target, WARM_UP)
-            good_status, good = await serve(target, benign)
-            times[name][0].append(bad)
-            times[name][1].append(good)
+            good_status, good_time = await serve(target, benign)
+            times[name][0].append(bad_time)
+            times[name][1].append(good_time)
             statuses[name] = (bad_status, good_status)
         for name, body in bodies.items():
             parse_times[name][0].append(parse_time(json_loads, body))
