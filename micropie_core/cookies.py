@@ -25,10 +25,10 @@ quoted or escaped; anything else is a ``ValueError`` that says to encode it.
 
 from __future__ import annotations
 
+import re
+
 from .errors import HTTPError
 from .types import RawHeaders
-
-import re
 
 __all__ = ["MAX_COOKIE_HEADER_SIZE", "format_cookie", "parse_cookie_header", "request_cookies"]
 
