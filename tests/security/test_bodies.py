@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from micropie_core import App
 from micropie_core.testing import TestClient
+from micropie_core.types import Message
 from tests.core.asgi_helpers import body_messages, disconnect, drive
 from tests.security.serving import assert_still_serving
 
@@ -55,7 +56,7 @@ def test_a_client_that_stalls_gets_408_and_the_next_one_is_served() -> None:
 def test_a_client_that_disconnects_mid_body_gets_no_handler_and_no_error() -> None:
     app = Site()
 
-    async def main() -> tuple[list[object], str]:
+    async def main() -> tuple[list[Message], str]:
         gone = await drive(app, "/size", [
             {"type": "http.request", "body": b"x", "more_body": True}, disconnect])
         normal = await drive(app, "/", [], method="GET")
