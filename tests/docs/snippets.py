@@ -1,0 +1,144 @@
+"""Fenced code blocks of the Markdown docs, and how the docs tests run them.
+
+The convention (README.md, "Docs that run"): a fenced ```python block runs as
+written in a fresh namespace, unless the line right before its opening fence is
+
+- ``<!-- continue -->``: it runs after the previous python block(s) of the same
+  page, in the same namespace;
+- ``<!-- no-run: reason -->``: it is not executed (the reason is required).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)")
+_MARKER = re.compile(r"^\s*<!--\s*(?P<body>.*?)\s*-->\s*$")
+
+
+@dataclass
+class Block:
+    """One fenced block: the page it is on, the line of its opening fence, its code."""
+
+    page: str
+    line: int  # 1-based line of the opening fence
+    lang: str
+    code: str
+    marker: str = ""  # the HTML comment right before the fence, if any
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def continues(self) -> bool:
+        return self.marker == "continue"
+
+    @property
+    def no_run_reason(self) -> str | None:
+        """The reason after ``no-run:`` (may be empty), or None if the block runs."""
+        if self.marker == "no-run" or self.marker.startswith("no-run:"):
+            return self.marker.removeprefix("no-run").removeprefix(":").strip()
+        return None
+
+
+@dataclass
+class Chain:
+    """Python blocks that run one after another in one namespace."""
+
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return self.blocks[0].where
+
+
+def pages() -> list[Path]:
+    """Every page whose python blocks the tests run."""
+    found = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "plugins").glob("*/README.md"))]
+    return [page for page in found if page.is_file()]
+
+
+def blocks_of(page: Path) -> list[Block]:
+    """The fenced blocks of one page, in order."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    name = page.relative_to(ROOT).as_posix()
+    found: list[Block] = []
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        if opening is None:
+            index += 1
+            continue
+        indent, fence = opening["indent"], opening["fence"]
+        previous = lines[index - 1] if index > 0 else ""
+        marker = _MARKER.match(previous)
+        body: list[str] = []
+        end = index + 1
+        while end < len(lines) and not lines[end].strip().startswith(fence):
+            text = lines[end]
+            body.append(text[len(indent):] if text.startswith(indent) else text.lstrip())
+            end += 1
+        found.append(Block(name, index + 1, opening["lang"].lower(), "\n".join(body) + "\n",
+                           marker["body"] if marker else ""))
+        index = end + 1
+    return found
+
+
+def python_blocks(page: Path) -> list[Block]:
+    return [block for block in blocks_of(page) if block.lang in ("python", "py")]
+
+
+def chains_of(page: Path) -> list[Chain]:
+    """The runnable chains of a page (``no-run`` blocks left out)."""
+    chains: list[Chain] = []
+    for block in python_blocks(page):
+        if block.no_run_reason is not None:
+            continue
+        if block.continues and chains:
+            chains[-1].blocks.append(block)
+        else:
+            chains.append(Chain([block]))
+    return chains
+
+
+def all_blocks() -> Iterator[Block]:
+    for page in pages():
+        yield from python_blocks(page)
+
+
+def compile_block(block: Block) -> types.CodeType:
+    """Compile with the page as file name and the page's line numbers in tracebacks."""
+    padded = "\n" * block.line + block.code  # the code starts on the line after the fence
+    return compile(padded, str(ROOT / block.page), "exec",
+                   flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+
+
+def run_chain(chain: Chain, module_name: str) -> types.ModuleType:
+    """Run the blocks of ``chain`` in one fresh module; return it.
+
+    The module is registered in ``sys.modules`` while it runs (dataclasses,
+    pickling and ``typing.get_type_hints`` look classes up there). A block with
+    a top-level ``await`` runs in its own event loop.
+    """
+    module = types.ModuleType(module_name)
+    sys.modules[module_name] = module
+    try:
+        for block in chain.blocks:
+            code = compile_block(block)
+            result = eval(code, module.__dict__)  # our own docs, as written
+            if asyncio.iscoroutine(result):
+                asyncio.run(result)
+    finally:
+        sys.modules.pop(module_name, None)
+    return module
