@@ -6,18 +6,27 @@ written in a fresh namespace, unless the line right before its opening fence is
 - ``<!-- continue -->``: it runs after the previous python block(s) of the same
   page, in the same namespace;
 - ``<!-- no-run: reason -->``: it is not executed (the reason is required).
+
+After a chain has run, every ``test_*`` function it defined is called, as pytest
+would: with no arguments, or with ``client`` (the ``client`` fixture factory of
+micropie_core's pytest plugin) if it asks for it; ``async def`` ones in an event
+loop. So a page can show a test and the test really runs.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import inspect
 import re
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from micropie_core.testing import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,8 +129,9 @@ def all_blocks() -> Iterator[Block]:
 def compile_block(block: Block) -> types.CodeType:
     """Compile with the page as file name and the page's line numbers in tracebacks."""
     padded = "\n" * block.line + block.code  # the code starts on the line after the fence
-    return compile(padded, str(ROOT / block.page), "exec",
-                   flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    code: types.CodeType = compile(padded, str(ROOT / block.page), "exec",
+                                   flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    return code
 
 
 def run_chain(chain: Chain, module_name: str) -> types.ModuleType:
@@ -139,6 +149,35 @@ def run_chain(chain: Chain, module_name: str) -> types.ModuleType:
             result = eval(code, module.__dict__)  # our own docs, as written
             if asyncio.iscoroutine(result):
                 asyncio.run(result)
+        _run_tests_defined(module)
     finally:
         sys.modules.pop(module_name, None)
     return module
+
+
+def _run_tests_defined(module: types.ModuleType) -> None:
+    for name, value in list(vars(module).items()):
+        if (name.startswith("test_") and inspect.isfunction(value)
+                and value.__module__ == module.__name__):
+            _call_test(name, value)
+
+
+def _call_test(name: str, test: Callable[..., Any]) -> None:
+    wanted = list(inspect.signature(test).parameters)
+    if wanted not in ([], ["client"]):
+        raise TypeError(f"{name}{inspect.signature(test)}: a test in the docs may take "
+                        "no argument or just the 'client' fixture")
+    made: list[TestClient] = []
+
+    def client(app: Any, **options: Any) -> TestClient:
+        started = TestClient(app, **options).__enter__()
+        made.append(started)
+        return started
+
+    try:
+        result = test(client) if wanted else test()
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    finally:
+        for started in reversed(made):
+            started.close()
