@@ -95,16 +95,21 @@ def _selected_names(
             )
         names = {p for p in plugins if isinstance(p, str)}
         source = "App(plugins=...)"
+    _check_known(names, available, f"{source} asks for")
+    return names
+
+
+def _check_known(names: Iterable[str], available: Iterable[str], source: str) -> None:
+    """A :class:`PluginError` with a did-you-mean for the first name not available."""
     known = list(available)
     for name in sorted(names):
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PluginError(
-                f"{source} asks for plugin {name!r}, which is not installed.{hint} "
+                f"{source} plugin {name!r}, which is not installed.{hint} "
                 f"Available plugins: {', '.join(known) or 'none'}."
             )
-    return names
 
 
 class PluginHost:
@@ -120,7 +125,13 @@ class PluginHost:
         eps = _entry_points()
         names = [*BUILTIN_PLUGINS, *(ep.name for ep in eps)]
         selected = _selected_names(plugins, names)
+        if isinstance(block_plugins, str):
+            raise TypeError(
+                f"App(block_plugins=...) expects a list of plugin names, got the string "
+                f"{block_plugins!r}; write block_plugins=[{block_plugins!r}]."
+            )
         blocked = set(block_plugins)
+        _check_known(blocked, names, "App(block_plugins=...) blocks")
         for name in blocked:
             self.manager.set_blocked(name)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import tomllib
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,16 @@ MAX_NO_RUN_SHARE = 0.15
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # A block sees every installed plugin, writes files (templates, uploads) into
     # a folder of its own, and nothing it logs makes the run noisy.
     monkeypatch.delenv("MICROPIE_PLUGINS", raising=False)
     monkeypatch.chdir(tmp_path)
-    logging.getLogger("micropie").setLevel(logging.CRITICAL)
+    logger = logging.getLogger("micropie")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.mark.parametrize("chain", CHAINS, ids=[chain.where for chain in CHAINS])
