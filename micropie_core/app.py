@@ -388,7 +388,13 @@ class App:
         bodies.parse_body(request, body, media_type, self.limits)
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
-        route, segments = self._match(request.path)
+        path = request.path
+        root_path = request.scope.get("root_path")
+        if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("/", ""):
+            # Servers include the mount prefix in `path` too (uvicorn --root-path,
+            # as the ASGI spec says): route on what follows it.
+            path = path[len(root_path):] or "/"
+        route, segments = self._match(path)
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None

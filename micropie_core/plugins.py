@@ -134,6 +134,10 @@ class PluginHost:
         _check_known(blocked, names, "App(block_plugins=...) blocks")
         for name in blocked:
             self.manager.set_blocked(name)
+        # Kept so `micropie plugins` can say why an installed plugin is inactive.
+        self.blocked: frozenset[str] = frozenset(blocked)
+        self.selected: frozenset[str] | None = None if selected is None else frozenset(selected)
+        self.selected_by = "App(plugins=[...])" if plugins is not None else ENV_VAR
 
         def wanted(name: str) -> bool:
             return name not in blocked and (selected is None or name in selected)
@@ -183,6 +187,16 @@ class PluginHost:
             raise PluginError(
                 f"Plugin {name or plugin!r} could not be registered: {exc}"
             ) from None
+
+    def inactive_reason(self, name: str) -> str | None:
+        """Why the available plugin ``name`` is not loaded here, or ``None`` if it is."""
+        if self.manager.has_plugin(name) and self.manager.get_plugin(name) is not None:
+            return None
+        if name in self.blocked:
+            return "blocked by App(block_plugins=[...])"
+        if self.selected is not None and name not in self.selected:
+            return f"not listed in {self.selected_by}"
+        return "not loaded"
 
     def active_names(self) -> list[str]:
         """Names of the registered plugins, in registration order."""
