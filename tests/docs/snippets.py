@@ -5,7 +5,16 @@ written in a fresh namespace, unless the line right before its opening fence is
 
 - ``<!-- continue -->``: it runs after the previous python block(s) of the same
   page, in the same namespace;
-- ``<!-- no-run: reason -->``: it is not executed (the reason is required).
+- ``<!-- no-run: reason -->``: it is not executed (the reason is required);
+- ``<!-- file: PATH -->`` (before a block of any language): the block is the
+  content of the file PATH, relative to the folder the page's blocks run in. It
+  is written there before the python blocks that follow it on the page run,
+  and is not executed itself; a later block imports it (``from app import
+  app``) or the app reads it (templates). So a tutorial can say "save this as
+  app.py" and the test does exactly that.
+
+Each chain runs in a fresh empty folder (the working directory, also first on
+``sys.path``); modules it imported from there are forgotten afterwards.
 
 After a chain has run, every ``test_*`` function it defined is called, as pytest
 would: with no arguments, or with ``client`` (the ``client`` fixture factory of
@@ -53,6 +62,13 @@ class Block:
         return self.marker == "continue"
 
     @property
+    def file_path(self) -> str | None:
+        """PATH of a ``<!-- file: PATH -->`` block (may be empty), else None."""
+        if self.marker.startswith("file:"):
+            return self.marker.removeprefix("file:").strip()
+        return None
+
+    @property
     def no_run_reason(self) -> str | None:
         """The reason after ``no-run:`` (may be empty), or None if the block runs."""
         if self.marker == "no-run" or self.marker.startswith("no-run:"):
@@ -65,6 +81,7 @@ class Chain:
     """Python blocks that run one after another in one namespace."""
 
     blocks: list[Block] = field(default_factory=list)
+    files: list[Block] = field(default_factory=list)  # the page's file blocks, in order
 
     @property
     def where(self) -> str:
@@ -109,15 +126,16 @@ def python_blocks(page: Path) -> list[Block]:
 
 
 def chains_of(page: Path) -> list[Chain]:
-    """The runnable chains of a page (``no-run`` blocks left out)."""
+    """The runnable chains of a page (``no-run`` and ``file`` blocks left out)."""
+    files = [block for block in blocks_of(page) if block.file_path is not None]
     chains: list[Chain] = []
     for block in python_blocks(page):
-        if block.no_run_reason is not None:
+        if block.no_run_reason is not None or block.file_path is not None:
             continue
         if block.continues and chains:
             chains[-1].blocks.append(block)
         else:
-            chains.append(Chain([block]))
+            chains.append(Chain([block], files))
     return chains
 
 
@@ -134,17 +152,27 @@ def compile_block(block: Block) -> types.CodeType:
     return code
 
 
-def run_chain(chain: Chain, module_name: str) -> types.ModuleType:
+def run_chain(chain: Chain, module_name: str, folder: Path | None = None) -> types.ModuleType:
     """Run the blocks of ``chain`` in one fresh module; return it.
 
-    The module is registered in ``sys.modules`` while it runs (dataclasses,
-    pickling and ``typing.get_type_hints`` look classes up there). A block with
-    a top-level ``await`` runs in its own event loop.
+    ``folder`` (default: the working directory) receives the page's file blocks
+    and is first on ``sys.path`` meanwhile. The module is registered in
+    ``sys.modules`` while it runs (dataclasses, pickling and
+    ``typing.get_type_hints`` look classes up there). A block with a top-level
+    ``await`` runs in its own event loop.
     """
+    folder = (folder or Path.cwd()).resolve()
     module = types.ModuleType(module_name)
     sys.modules[module_name] = module
+    sys.path.insert(0, str(folder))
+    already_imported = set(sys.modules)
+    written: set[int] = set()
     try:
         for block in chain.blocks:
+            for file in chain.files:
+                if file.line < block.line and file.line not in written:
+                    _write(folder, file)
+                    written.add(file.line)
             code = compile_block(block)
             result = eval(code, module.__dict__)  # our own docs, as written
             if asyncio.iscoroutine(result):
@@ -152,7 +180,27 @@ def run_chain(chain: Chain, module_name: str) -> types.ModuleType:
         _run_tests_defined(module)
     finally:
         sys.modules.pop(module_name, None)
+        sys.path.remove(str(folder))
+        _forget_modules_from(folder, set(sys.modules) - already_imported)
     return module
+
+
+def _write(folder: Path, block: Block) -> None:
+    relative = Path(block.file_path or "")
+    if not block.file_path or relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"{block.where}: <!-- file: PATH --> needs a relative path inside "
+                         f"the page's folder, got {block.file_path!r}")
+    target = folder / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(block.code, encoding="utf-8")
+
+
+def _forget_modules_from(folder: Path, names: set[str]) -> None:
+    """Forget the modules among ``names`` that were imported from ``folder``."""
+    for name in names:
+        file = getattr(sys.modules[name], "__file__", None)
+        if file and Path(file).resolve().is_relative_to(folder):
+            del sys.modules[name]
 
 
 def _run_tests_defined(module: types.ModuleType) -> None:

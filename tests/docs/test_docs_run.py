@@ -82,17 +82,28 @@ def test_markers_are_well_formed() -> None:
     for page in pages():
         seen_python = False
         for block in blocks_of(page):
-            if block.marker and block.lang not in ("python", "py"):
+            if block.marker and block.file_path is None and block.lang not in ("python", "py"):
                 problems.append(f"{block.where}: a marker before a {block.lang or 'plain'} "
                                 "block means nothing (only python blocks run)")
             if block.lang not in ("python", "py"):
+                continue
+            if block.file_path is not None:
+                if not block.file_path:
+                    problems.append(f"{block.where}: <!-- file: PATH --> needs a path")
+                if block.lang in ("python", "py"):
+                    try:
+                        compile(block.code, block.where, "exec")
+                    except SyntaxError as exc:
+                        problems.append(f"{block.where}: {block.file_path} does not "
+                                        f"compile: {exc}")
                 continue
             reason = block.no_run_reason
             if reason is not None and not reason:
                 problems.append(f"{block.where}: <!-- no-run: ... --> needs a reason")
             elif block.marker and reason is None and block.marker != "continue":
                 problems.append(f"{block.where}: unknown marker <!-- {block.marker} -->; "
-                                "use <!-- continue --> or <!-- no-run: reason -->")
+                                "use <!-- continue -->, <!-- no-run: reason --> or "
+                                "<!-- file: PATH -->")
             if block.continues and not seen_python:
                 problems.append(f"{block.where}: <!-- continue --> on the first python "
                                 "block of the page: there is nothing to continue")
