@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .cookies import format_cookie
 from .serialization import json_dumps
 from .types import RawHeaders, Receive, Scope, Send
 
@@ -193,39 +194,6 @@ class Response:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.send(send, head=scope.get("method") == "HEAD")
-
-
-def format_cookie(
-    name: str,
-    value: str,
-    *,
-    max_age: int | None = None,
-    path: str = "/",
-    domain: str | None = None,
-    secure: bool = False,
-    httponly: bool = True,
-    samesite: str | None = "lax",
-) -> str:
-    """Build a ``Set-Cookie`` value; quotes the value when it needs quoting."""
-    # Imported when a handler first sets a cookie: http.cookies is ~1.4 ms of
-    # `import micropie_core` (benchmarks/startup.py); sessions format their own.
-    from http.cookies import SimpleCookie
-
-    cookie: SimpleCookie = SimpleCookie()
-    cookie[name] = value
-    morsel = cookie[name]
-    morsel["path"] = path
-    if max_age is not None:
-        morsel["max-age"] = max_age
-    if domain:
-        morsel["domain"] = domain
-    if secure:
-        morsel["secure"] = True
-    if httponly:
-        morsel["httponly"] = True
-    if samesite:
-        morsel["samesite"] = samesite.capitalize()
-    return morsel.OutputString()
 
 
 def safe_location(url: str) -> str:
