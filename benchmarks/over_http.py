@@ -24,6 +24,8 @@ import urllib.request
 from common import ENDPOINTS, FRAMEWORKS, HERE, Sample, latency_table, save
 
 SERVER_CPU, LOAD_CPU = "0", "1"
+# Measured over HTTP only: what freezing the start-up heap changes (tail latency).
+HTTP_ONLY = {"micropie-core, gc.freeze off": "apps.core_nofreeze:app"}
 
 
 def free_port() -> int:
@@ -118,7 +120,8 @@ def wrk(url: str, duration: float, connections: int, headers: list[str] | None =
 def main(duration: float, rounds: int, connections: int, only: list[str] | None) -> list[Sample]:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is required: apt-get install wrk")
-    chosen = {name: target for name, target in FRAMEWORKS.items() if not only or name in only}
+    everyone = {**FRAMEWORKS, **HTTP_ONLY}
+    chosen = {name: target for name, target in everyone.items() if not only or name in only}
     samples: dict[tuple[str, str], Sample] = {}
     for round_number in range(rounds):
         for name, target in chosen.items():
