@@ -114,7 +114,12 @@ def wrk(url: str, duration: float, connections: int, headers: list[str] | None =
     done = re.search(r"(\d+) requests in", out)
     if server_pid and done and int(done.group(1)):
         latencies["cpu us"] = cpu / int(done.group(1)) * 1e6
-    return Load(float(match.group(1)), latencies, int(errors.group(1)) if errors else 0)
+    failed = int(errors.group(1)) if errors else 0
+    rate = float(match.group(1))
+    if failed and done and int(done.group(1)):
+        # Only successful answers count: a failing server can answer fast.
+        rate *= 1 - failed / int(done.group(1))
+    return Load(rate, latencies, failed)
 
 
 def main(duration: float, rounds: int, connections: int, only: list[str] | None) -> list[Sample]:

@@ -7,7 +7,8 @@ beforehand: micropie-core with its memory store, with its Redis store, and
 Litestar with its server-side sessions in the same throwaway ``redis-server``.
 Each round starts a fresh server per variant; the first wrk run against it
 (the cold start, not timed) counts its error answers, which must be none for
-micropie-core; error answers during the timed runs are counted and reported.
+micropie-core; error answers during the timed runs are counted and reported,
+and requests/second counts successful answers only.
 
     python sessions_http.py [--duration 5] [--rounds 2]
 """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 import types
@@ -12,6 +11,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from .binding import Param, plan_params
+from .config import did_you_mean
 from .errors import HTTPError
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -180,8 +180,7 @@ def _check_known_methods(
     cls: type, name: str, wanted: set[str], known: frozenset[str]
 ) -> None:
     for method in sorted(wanted - known):
-        close = difflib.get_close_matches(method, sorted(known), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(method, sorted(known))
         raise ValueError(
             f"{cls.__name__}._methods[{name!r}] lists {method!r}, which is not an HTTP "
             f"method.{hint} Standard methods: {', '.join(sorted(STANDARD_METHODS))}. "
