@@ -29,7 +29,7 @@ from .routing import (
     Route,
     build_routes,
     check_handler_names,
-    split_path,
+    path_segments,
     websocket_handler_names,
 )
 from .sessions import SessionBackend, SessionManager, session_settings
@@ -73,7 +73,7 @@ class App:
         debug: bool = False,
         max_body_size: int | None = 16 * bodies.MiB,
         max_form_fields: int = 1000,
-        max_json_depth: int = 512,
+        max_json_depth: int = 200,
         body_timeout: float | None = 60.0,
         body_idle_timeout: float | None = 10.0,
         max_files: int = 100,
@@ -340,10 +340,11 @@ class App:
 
     # -------------------------------------------------------------------- dispatch
 
-    def _match(self, path: str) -> tuple[Route | None, list[str]]:
+    def _match(self, scope: Scope) -> tuple[Route | None, list[str]]:
+        path: str = scope.get("path", "/")
         if path == "/":
             return self._routes.get("index"), []
-        segments = split_path(path)
+        segments = path_segments(path, scope.get("raw_path"), scope.get("root_path", ""))
         if not segments:
             return self._routes.get("index"), []
         first = segments[0]
@@ -388,19 +389,15 @@ class App:
         bodies.parse_body(request, body, media_type, self.limits)
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
-        path = request.path
-        root_path = request.scope.get("root_path")
-        if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("/", ""):
-            # Servers include the mount prefix in `path` too (uvicorn --root-path,
-            # as the ASGI spec says): route on what follows it.
-            path = path[len(root_path):] or "/"
-        route, segments = self._match(path)
+        route, segments = self._match(request.scope)
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None
         has_body = has_cookie = False
         for name, value in request.scope["headers"]:
             if name == b"content-length":
+                if declared is not None:  # even an equal repeat: a smuggling vector
+                    raise HTTPError(400, "More than one Content-Length header")
                 declared = _content_length(value)
                 has_body = declared > 0
             elif name == b"transfer-encoding":
@@ -485,7 +482,9 @@ class _CoreEntry:
 
 
 def _content_length(value: bytes) -> int:
-    if not value.isdigit():
-        raise HTTPError(400, "Invalid Content-Length header")
+    # 1*DIGIT (RFC 9110); more than 18 significant digits is beyond any body
+    # (and int() refuses 4,301 digits with a ValueError, which must not be a 500).
+    if not value.isdigit() or len(value.lstrip(b"0")) > 18:
+        raise HTTPError(400, "Invalid Content-Length header: expected a byte count")
     return int(value)
 

@@ -9,8 +9,10 @@ import types
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from .binding import Param, plan_params
+from .errors import HTTPError
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP method is a token (RFC 9110)
@@ -201,6 +203,69 @@ def _body_limit(cls: type, name: str, limits: Mapping[str, int | None]) -> int |
 
 
 def split_path(path: str) -> list[str]:
-    """``/a/b/`` → ``["a", "b"]``; ``/`` → ``[]``. Inner empty segments are kept."""
-    stripped = path.strip("/")
+    """``/a/b`` → ``["a", "b"]``; ``/a/`` → ``["a", ""]``; ``/`` and ``//`` → ``[]``.
+
+    As in MicroPie, leading slashes are dropped and every other slash splits, so
+    a trailing slash passes an empty last segment and inner empty segments are kept.
+    """
+    stripped = path.lstrip("/")
     return stripped.split("/") if stripped else []
+
+
+def path_segments(path: str, raw_path: bytes | None, root_path: str = "") -> list[str]:
+    """The decoded path segments a request routes on (handler name first).
+
+    A ``path`` that starts with ``root_path`` has it removed first: servers
+    following ASGI 3 (uvicorn ``--root-path``) put the prefix in ``path`` and
+    ``raw_path``, older ones and mounting middleware leave it out of ``path``.
+
+    Split on ``raw_path`` when the server gives it and it has percent-escapes,
+    then percent-decode each segment (UTF-8), so ``/greet/a%2Fb`` is the two
+    segments ``greet`` and ``a/b``. ``path`` decides which part of ``raw_path``
+    is ours: when the server put a ``root_path`` prefix in ``raw_path`` (or a
+    parent app mounted this one) only the matching trailing segments are kept;
+    when the two disagree altogether, ``path`` is split instead.
+
+    Raises ``HTTPError(400)`` for an escape that is not UTF-8 and
+    ``HTTPError(404)`` for a segment that is ``.`` or ``..`` or contains NUL
+    (however it was encoded): none of them can name anything a handler serves.
+    """
+    if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("/", ""):
+        path = path[len(root_path):] or "/"
+    if raw_path is None or b"%" not in raw_path:
+        segments = split_path(path)
+    else:
+        segments = _decoded_raw_segments(path, raw_path)
+    if "\x00" in path or "." in path:
+        for segment in segments:
+            if segment in (".", "..") or "\x00" in segment:
+                raise HTTPError(404)
+    return segments
+
+
+def _decoded_raw_segments(path: str, raw_path: bytes) -> list[str]:
+    raw = raw_path.partition(b"?")[0].lstrip(b"/")  # some servers keep the query
+    if not raw:
+        return split_path(path)
+    try:
+        decoded = [unquote_to_bytes(s).decode("utf-8") for s in raw.split(b"/")]
+    except UnicodeDecodeError:
+        raise HTTPError(400, "The URL path is not valid UTF-8 once percent-decoded") from None
+    start = tail_start(decoded, path)
+    return split_path(path) if start is None else decoded[start:]
+
+
+def tail_start(decoded: list[str], path: str) -> int | None:
+    """The index from which ``decoded`` segments, joined by ``/``, spell ``path``.
+
+    Leading segments (a ``root_path`` or mount prefix) are dropped until what
+    is left is ``path``; joins are only compared where the lengths match, so
+    this is linear in the length of the path. ``None`` if no tail matches.
+    """
+    wanted = path.lstrip("/")
+    length = sum(len(s) for s in decoded) + len(decoded) - 1
+    for start, segment in enumerate(decoded):
+        if length == len(wanted) and "/".join(decoded[start:]) == wanted:
+            return start
+        length -= len(segment) + 1
+    return None

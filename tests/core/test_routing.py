@@ -57,7 +57,7 @@ def test_method_name_with_path_parameter(client: Client) -> None:
     assert c.get("/greet/Alice").text == "Hello, Alice!"
     assert c.get("/greet?name=Bob").text == "Hello, Bob!"
     assert c.get("/greet").text == "Hello, Guest!"
-    assert c.get("/greet/").text == "Hello, Guest!"
+    assert c.get("/greet/").text == "Hello, !"  # SPEC §3: a trailing slash passes ""
 
 
 def test_unknown_route_is_404_without_catch_all_index(client: Client) -> None:
