@@ -36,7 +36,7 @@ from .websocket import (
 if TYPE_CHECKING:
     from micropie_core import App
 
-    from .broadcast import Broadcaster
+    from .rooms import Broadcaster
 
 logger = logging.getLogger("micropie")
 
