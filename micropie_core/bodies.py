@@ -60,20 +60,14 @@ def is_json_type(media_type: str) -> bool:
 
 
 async def read_body(
-    receive: Receive,
-    *,
-    declared_length: int | None,
-    limit: int | None,
-    total_timeout: float | None,
-    idle_timeout: float | None,
+    timed: TimedReceive, *, declared_length: int | None, limit: int | None
 ) -> bytes:
-    """Receive the whole body, enforcing the size limit and both timeouts.
+    """Receive the whole body through ``timed``, enforcing the size limit.
 
     The declared ``Content-Length`` is checked before anything is read; the bytes
     actually received are counted too, so a lying or chunked client is caught.
     """
     check_declared_length(declared_length, limit)
-    timed = TimedReceive(receive, total_timeout, idle_timeout)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -103,7 +97,7 @@ class TimedReceive:
     client went away.
     """
 
-    __slots__ = ("_deadline", "_idle", "_loop", "_receive")
+    __slots__ = ("_deadline", "_first", "_idle", "_loop", "_receive")
 
     def __init__(
         self, receive: Receive, total_timeout: float | None, idle_timeout: float | None
@@ -112,8 +106,26 @@ class TimedReceive:
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + total_timeout if total_timeout is not None else None
         self._idle = idle_timeout
+        self._first: Message | None = None
+
+    async def starts_a_body(self) -> bool:
+        """Whether the body is more than one empty message; for requests with no framing headers.
+
+        An HTTP/2 or HTTP/3 request may carry a body without ``Content-Length``,
+        so only its first ``http.request`` message tells. That message is kept:
+        the next call returns it.
+        """
+        message = await self()
+        if not message.get("body") and not message.get("more_body", False):
+            return False
+        self._first = message
+        return True
 
     async def __call__(self) -> Message:
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
         wake = self._deadline
         if self._idle is not None:
             idle_deadline = self._loop.time() + self._idle

@@ -94,6 +94,9 @@ class Request:
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware
     _form_reader: MultipartReader | None = None  # a multipart body still being parsed
+    # A body announced (or begun) but not received to its end: an error response
+    # then closes an HTTP/1.x connection (see App.__call__).
+    _body_pending = False
 
     def __init__(self, scope: Scope, receive: Receive | None = None, app: App | None = None):
         self.scope = scope
