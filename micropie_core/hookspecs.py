@@ -79,6 +79,22 @@ def register_scope_handlers(app: App) -> dict[str, ASGIApp] | None:
     """
 
 
+@hookspec
+def register_asgi_middleware(app: App) -> list[Callable[[ASGIApp], ASGIApp]] | None:
+    """Wrap the whole app in ASGI middleware, outside routing, bodies and sessions.
+
+    Called once at the end of construction. Return a list of factories; each
+    ``factory(inner)`` receives an ASGI callable and returns one that wraps it
+    (a class taking ``inner`` in its constructor is such a factory). Every
+    scope type goes through the wrappers (``http``, ``websocket``, ``lifespan``),
+    so a wrapper passes the types it does not handle straight to ``inner``. The
+    first implementation called (``tryfirst``, else the latest registered) is
+    the outermost; within one list, the first factory is outermost. Return
+    ``None`` or ``[]`` when the plugin is not configured: an app without
+    wrappers pays nothing for this hook.
+    """
+
+
 @hookspec(firstresult=True)
 def session_store(app: App) -> SessionStore | None:
     """Provide the store that keeps session data.
