@@ -28,7 +28,7 @@ from .results import ResultConverter, body_of, middleware_response
 from .routing import Route, build_routes, split_path
 from .sessions import SessionBackend, SessionManager, session_settings
 from .subapps import hand_off_to_subapp
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("micropie")
 
@@ -340,23 +340,17 @@ class App:
 
     async def _read_body(
         self, request: Request, receive: Receive, route: Route | None, declared: int | None,
-        *, framed: bool,
+        first: Message | None = None, started: float | None = None,
     ) -> None:
         """Read (or, for multipart, start streaming) the body into ``request``.
 
-        ``framed`` is False when the request has neither ``Content-Length`` nor
-        ``Transfer-Encoding`` (HTTP/2 and 3): its first message tells whether
-        there is a body at all.
+        ``first`` and ``started`` come from :func:`bodies.first_message` when the
+        request had no framing headers.
         """
-        request._body_pending = True
         timed = bodies.TimedReceive(
-            receive, self.limits.body_timeout, self.limits.body_idle_timeout
+            receive, self.limits.body_timeout, self.limits.body_idle_timeout,
+            first=first, started=started,
         )
-        if not framed and not await timed.starts_a_body():
-            request._body_pending = False
-            # The empty message is consumed: a mounted sub-app gets it replayed.
-            request.body_parsed = True
-            return
         media_type = request.content_type
         limit = self.limits.max_body_size
         if route is not None and route.has_body_limit:
@@ -401,18 +395,30 @@ class App:
         else:
             # Neither header: by definition no body in HTTP/1.x (the fast path,
             # no receive() at all); HTTP/2 and 3 frame bodies themselves, so
-            # _read_body looks at the first message.
+            # the first message tells.
             framed = False
             has_body = request.scope.get("http_version", "1.1") not in _HTTP1
-        if has_body:
-            if "files" in request.scope and request.scope.get("body_parsed"):
-                # Mounted by a parent app that already parsed a multipart body
-                # (see subapps.py): take its fields and files.
-                request.body_params = request.scope.get("body_params") or {}
-                request.files = request.scope["files"]
+        if not has_body:
+            request._body_pending = False
+        elif "files" in request.scope and request.scope.get("body_parsed"):
+            # Mounted by a parent app that already parsed a multipart body
+            # (see subapps.py): take its fields and files.
+            request.body_params = request.scope.get("body_params") or {}
+            request.files = request.scope["files"]
+            request.body_parsed = True
+            request._body_pending = False
+        elif framed:
+            await self._read_body(request, receive, route, declared)
+        else:
+            first, started = await bodies.first_message(
+                receive, self.limits.body_timeout, self.limits.body_idle_timeout
+            )
+            if bodies.is_whole_and_empty(first):
+                request._body_pending = False
+                # The empty message is consumed: a mounted sub-app gets it replayed.
                 request.body_parsed = True
             else:
-                await self._read_body(request, receive, route, declared, framed=framed)
+                await self._read_body(request, receive, route, None, first, started)
         if has_cookie:
             session_id = self._sessions.id_to_load(request)
             if session_id is not None:

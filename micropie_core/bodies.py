@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import HTTPError
 from .requests import Request, parse_urlencoded
@@ -92,52 +94,138 @@ def check_declared_length(declared_length: int | None, limit: int | None) -> Non
 class TimedReceive:
     """``await timed()``: the next ``http.request`` message, within the body timeouts.
 
-    The total timeout runs from construction; the idle timeout from each call.
-    Raises ``HTTPError(408)`` on a timeout and :class:`ClientDisconnect` when the
-    client went away.
+    The total timeout runs from ``started`` (default: construction); the idle
+    timeout from each call. ``first`` is a message already received (see
+    :func:`first_message`), returned by the first call. Raises ``HTTPError(408)``
+    on a timeout and :class:`ClientDisconnect` when the client went away.
     """
 
     __slots__ = ("_deadline", "_first", "_idle", "_loop", "_receive")
 
     def __init__(
-        self, receive: Receive, total_timeout: float | None, idle_timeout: float | None
+        self, receive: Receive, total_timeout: float | None, idle_timeout: float | None,
+        *, first: Message | None = None, started: float | None = None,
     ) -> None:
         self._receive = receive
         self._loop = asyncio.get_running_loop()
-        self._deadline = self._loop.time() + total_timeout if total_timeout is not None else None
+        if started is None:
+            started = self._loop.time()
+        self._deadline = started + total_timeout if total_timeout is not None else None
         self._idle = idle_timeout
-        self._first: Message | None = None
-
-    async def starts_a_body(self) -> bool:
-        """Whether the body is more than one empty message; for requests with no framing headers.
-
-        An HTTP/2 or HTTP/3 request may carry a body without ``Content-Length``,
-        so only its first ``http.request`` message tells. That message is kept:
-        the next call returns it.
-        """
-        message = await self()
-        if not message.get("body") and not message.get("more_body", False):
-            return False
-        self._first = message
-        return True
+        self._first = first
 
     async def __call__(self) -> Message:
         first = self._first
         if first is not None:
             self._first = None
             return first
-        wake = self._deadline
-        if self._idle is not None:
-            idle_deadline = self._loop.time() + self._idle
-            wake = idle_deadline if wake is None else min(wake, idle_deadline)
-        try:
-            async with asyncio.timeout_at(wake):
-                message = await self._receive()
-        except TimeoutError:
+        return await _next_message(self._receive, self._loop, self._deadline, self._idle)
+
+
+async def first_message(
+    receive: Receive, total_timeout: float | None, idle_timeout: float | None
+) -> tuple[Message, float | None]:
+    """The first message of a request without framing headers, and when the wait began.
+
+    An HTTP/2 or HTTP/3 request may carry a body without ``Content-Length``, so
+    only its first ``http.request`` message tells whether there is one (see
+    :func:`is_whole_and_empty`). Pass both results on to :class:`TimedReceive`
+    (``first=``, ``started=``) to read the rest. The start is ``None`` when the
+    message was there at once.
+    """
+    # Stepped by hand, as in _next_message, and without even reading the clock
+    # when the message is ready: this is the whole cost an HTTP/2 GET pays.
+    waiting = receive().__await__()
+    try:
+        signal = waiting.send(None)
+    except StopIteration as ready:
+        message: Message = ready.value
+        started = None
+    else:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + total_timeout if total_timeout is not None else None
+        message = await _wait(waiting, signal, loop, deadline, idle_timeout)
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect
+    return message, started
+
+
+def is_whole_and_empty(message: Message) -> bool:
+    """True for the one message of a request that has no body."""
+    return not message.get("body") and not message.get("more_body", False)
+
+
+async def _next_message(
+    receive: Receive, loop: asyncio.AbstractEventLoop, deadline: float | None,
+    idle: float | None,
+) -> Message:
+    # A message the server already has is taken without arming a timer:
+    # asyncio.timeout_at() costs more than a whole in-process HTTP/2 GET (whose
+    # one empty message is always ready, see first_message). Only a receive()
+    # that has to wait runs under the timeouts.
+    waiting = receive().__await__()
+    try:
+        signal = waiting.send(None)
+    except StopIteration as ready:
+        message: Message = ready.value
+        if deadline is not None and loop.time() > deadline:
             raise HTTPError(408, "Timed out receiving the request body") from None
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
-        return message
+    else:
+        message = await _wait(waiting, signal, loop, deadline, idle)
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect
+    return message
+
+
+async def _wait(
+    waiting: Generator[Any, Any, Message], signal: Any, loop: asyncio.AbstractEventLoop,
+    deadline: float | None, idle: float | None,
+) -> Message:
+    """Finish a ``receive()`` that had to wait, within the deadline and the idle timeout."""
+    wake = deadline
+    if idle is not None:
+        idle_deadline = loop.time() + idle
+        wake = idle_deadline if wake is None else min(wake, idle_deadline)
+    try:
+        async with asyncio.timeout_at(wake):
+            return await _Resumed(waiting, signal)
+    except TimeoutError:
+        raise HTTPError(408, "Timed out receiving the request body") from None
+
+
+class _Resumed:
+    """Awaiting it goes on with an awaitable's iterator that already yielded ``signal``.
+
+    What ``await`` does itself (``yield from``), split in two so that the first
+    step can be taken outside a timeout: values sent and exceptions thrown in
+    (the task's wake-ups, a timeout's cancellation) pass through unchanged.
+    """
+
+    __slots__ = ("_iterator", "_signal")
+
+    def __init__(self, iterator: Generator[Any, Any, Message], signal: Any) -> None:
+        self._iterator = iterator
+        self._signal = signal
+
+    def __await__(self) -> Generator[Any, Any, Message]:
+        iterator, signal = self._iterator, self._signal
+        while True:
+            try:
+                sent = yield signal
+            except GeneratorExit:
+                iterator.close()
+                raise
+            except BaseException as exc:
+                try:
+                    signal = iterator.throw(exc)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    signal = iterator.send(sent)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
 
 def parse_body(request: Request, body: bytes, media_type: str, limits: BodyLimits) -> None:

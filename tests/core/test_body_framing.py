@@ -84,6 +84,22 @@ def test_http2_body_whose_first_message_is_empty_is_still_read() -> None:
     assert (result.status, orjson.loads(result.body)["name"]) == (200, "Bo")
 
 
+def test_messages_the_server_makes_the_app_wait_for_are_read_in_order() -> None:
+    def later(message: Message) -> Any:
+        async def step() -> Message:
+            await asyncio.sleep(0.01)
+            return message
+
+        return step
+
+    for version in ("1.1", "2"):
+        steps = [later(m) for m in body_messages([b"name=", b"Di", b"&y=2"])]
+        result = run(drive(Echo(), "/form", steps, headers=[("content-type", FORM)],
+                           http_version=version))
+        assert (result.status, orjson.loads(result.body)["form"]) == (
+            200, {"name": ["Di"], "y": ["2"]})
+
+
 def test_http2_request_without_body_reads_one_message_and_is_served() -> None:
     received: list[Message] = []
     body_less = body_messages([b""])
@@ -191,6 +207,8 @@ def slow(seconds: float) -> Any:
 
 
 @pytest.mark.parametrize(("app", "path", "ctype", "steps", "extra", "status"), [
+    # framing headers that tell nothing reliable about where the body ends
+    (Echo(), "/form", FORM, [], [("content-length", "12a")], 400),
     # declared over the limit: refused before reading
     (Echo(max_body_size=10), "/form", FORM, [], [("content-length", "100")], 413),
     # counted over the limit while reading
