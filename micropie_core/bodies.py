@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +137,7 @@ async def first_message(
     # when the message is ready: this is the whole cost an HTTP/2 GET pays.
     waiting = receive().__await__()
     try:
-        signal = waiting.send(None)
+        signal = next(waiting)
     except StopIteration as ready:
         message: Message = ready.value
         started = None
@@ -166,7 +166,7 @@ async def _next_message(
     # that has to wait runs under the timeouts.
     waiting = receive().__await__()
     try:
-        signal = waiting.send(None)
+        signal = next(waiting)
     except StopIteration as ready:
         message: Message = ready.value
         if deadline is not None and loop.time() > deadline:
@@ -179,7 +179,7 @@ async def _next_message(
 
 
 async def _wait(
-    waiting: Generator[Any, Any, Message], signal: Any, loop: asyncio.AbstractEventLoop,
+    waiting: Iterator[Any], signal: Any, loop: asyncio.AbstractEventLoop,
     deadline: float | None, idle: float | None,
 ) -> Message:
     """Finish a ``receive()`` that had to wait, within the deadline and the idle timeout."""
@@ -197,14 +197,17 @@ async def _wait(
 class _Resumed:
     """Awaiting it goes on with an awaitable's iterator that already yielded ``signal``.
 
-    What ``await`` does itself (``yield from``), split in two so that the first
-    step can be taken outside a timeout: values sent and exceptions thrown in
-    (the task's wake-ups, a timeout's cancellation) pass through unchanged.
+    What ``await`` does itself (``yield from``, PEP 380), split in two so that
+    the first step can be taken outside a timeout: values sent and exceptions
+    thrown in (the task's wake-ups, a timeout's cancellation) pass through. As
+    with ``yield from``, the iterator needs only ``__next__`` (servers written in
+    Rust, such as granian, hand out such awaitables); ``send``, ``throw`` and
+    ``close`` are used when it has them.
     """
 
     __slots__ = ("_iterator", "_signal")
 
-    def __init__(self, iterator: Generator[Any, Any, Message], signal: Any) -> None:
+    def __init__(self, iterator: Iterator[Any], signal: Any) -> None:
         self._iterator = iterator
         self._signal = signal
 
@@ -214,16 +217,21 @@ class _Resumed:
             try:
                 sent = yield signal
             except GeneratorExit:
-                iterator.close()
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
                 raise
             except BaseException as exc:
+                throw = getattr(iterator, "throw", None)
+                if throw is None:
+                    raise
                 try:
-                    signal = iterator.throw(exc)
+                    signal = throw(exc)
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
             else:
                 try:
-                    signal = iterator.send(sent)
+                    signal = next(iterator) if sent is None else iterator.send(sent)  # type: ignore[attr-defined]
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
 

@@ -100,6 +100,52 @@ def test_messages_the_server_makes_the_app_wait_for_are_read_in_order() -> None:
             200, {"name": ["Di"], "y": ["2"]})
 
 
+class NextOnly:
+    """An awaitable whose iterator has ``__next__`` only (as Rust servers hand out)."""
+
+    def __init__(self, message: Message, waits: int) -> None:
+        self.message, self.waits = message, waits
+
+    def __await__(self) -> NextOnly:
+        return self
+
+    def __next__(self) -> Any:
+        if self.waits:
+            self.waits -= 1
+            return None  # a bare yield: the task runs again at the next loop turn
+        raise StopIteration(self.message)
+
+
+@pytest.mark.parametrize("waits", [0, 3])
+@pytest.mark.parametrize("version", ["1.1", "2"])
+def test_receive_awaitables_without_send_or_throw_are_driven(waits: int, version: str) -> None:
+    messages = body_messages([b"name=", b"Ed"])
+
+    async def main() -> Result:
+        result = Result()
+
+        def receive() -> Any:
+            return NextOnly(messages.pop(0), waits) if messages else asyncio.sleep(30)
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                result.status = message["status"]
+            else:
+                result.body.extend(message.get("body", b""))
+
+        headers = [(b"content-type", FORM.encode())]
+        if version == "1.1":
+            headers.append((b"transfer-encoding", b"chunked"))
+        scope = {"type": "http", "http_version": version, "method": "POST", "path": "/form",
+                 "raw_path": b"/form", "query_string": b"", "headers": headers,
+                 "root_path": ""}
+        await asyncio.wait_for(Echo()(scope, receive, send), 10)
+        return result
+
+    result = run(main())
+    assert (result.status, orjson.loads(result.body)["name"]) == (200, "Ed")
+
+
 def test_http2_request_without_body_reads_one_message_and_is_served() -> None:
     received: list[Message] = []
     body_less = body_messages([b""])
