@@ -15,8 +15,8 @@ the server within 1 s of its 408.
 
     python soak.py [--duration 60] [--connections 256] [--slow-clients 500]
 
-Every phase is bounded (wrk's -d, the slow clients' deadline). Needs wrk and two
-cores; ``bash benchmarks/run.sh`` installs wrk, or ``apt-get install wrk``.
+Every phase is bounded (wrk's -d, the slow clients' deadline). Needs two cores
+and wrk (installed with apt-get when missing and running as root).
 """
 
 from __future__ import annotations
@@ -258,9 +258,19 @@ def slow(server: Server, clients: int, duration: float, connections: int) -> dic
     }
 
 
+def install_wrk() -> None:
+    """apt-get install wrk, as benchmarks/run.sh does (as root, where apt-get exists)."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit("wrk is required: apt-get install wrk")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, timeout=600,
+                   stdout=subprocess.DEVNULL)
+
+
 def main(duration: float, connections: int, clients: int, slow_duration: float) -> int:
     if not shutil.which("wrk"):
-        raise SystemExit("wrk is required: apt-get install wrk (benchmarks/run.sh does)")
+        install_wrk()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("the soak needs two cores: the server and the load on their own")
     os.sched_setaffinity(0, {int(LOAD_CPU)})  # the slow clients share wrk's core
