@@ -101,9 +101,8 @@ class StaticFiles:
         etag = etag_for(result)
         last_modified = http_date(result.st_mtime)
         validators: RawHeaders = [(b"etag", etag.encode()),
-                                  (b"last-modified", last_modified.encode())]
-        if site.cache_control is not None:
-            validators.append((b"cache-control", site.cache_control.encode("latin-1")))
+                                  (b"last-modified", last_modified.encode()),
+                                  (b"cache-control", site.cache_control_header)]
         if conditions and not_modified(conditions.get(b"if-none-match"),
                                        conditions.get(b"if-modified-since"),
                                        etag, result.st_mtime):

@@ -37,7 +37,7 @@ def register_settings() -> list[Setting]:
         Setting("static", "directories", (str, os.PathLike, list, tuple, type(None)), None,
                 "Directory or list of directories to serve, searched in order. Relative "
                 "paths are looked up beside the module defining the App subclass, then in "
-                "the working directory. The plugin is off until this or 'package' is set.",
+                "the working directory. Default: 'static', unless 'package' is given.",
                 check=check_directories),
         Setting("static", "package", (str, type(None)), None,
                 "Serve a package's data: 'package' (its 'static' folder) or "
@@ -51,8 +51,8 @@ def register_settings() -> list[Setting]:
                 "URL without the slash redirects to it. None: directories are 404.",
                 check=_check_index),
         Setting("static", "max_age", (int, type(None)), None,
-                "Send 'Cache-Control: public, max-age=N' (seconds). None: no Cache-Control, "
-                "clients revalidate with ETag / Last-Modified.",
+                "Send 'Cache-Control: public, max-age=N' (seconds). None: 'public, no-cache', "
+                "so clients revalidate each time (a 304 when unchanged).",
                 check=lambda v: None if v is None or v >= 0 else "must be 0 or more"),
         Setting("static", "cache_control", (str, type(None)), None,
                 "The exact Cache-Control value to send; wins over max_age.",
@@ -66,10 +66,13 @@ def register_settings() -> list[Setting]:
 
 @hookimpl
 def app_created(app: App) -> None:
-    settings: Mapping[str, Any] = app.config["static"]
-    if settings["directories"] is None and settings["package"] is None:
+    if "static" not in app.config.given:
         return  # not configured: no wrapper, nothing on the request path
-    roots = resolve_roots(app, settings["directories"], settings["package"])
+    settings: Mapping[str, Any] = app.config["static"]
+    directories = settings["directories"]
+    if directories is None and settings["package"] is None:
+        directories = "static"
+    roots = resolve_roots(app, directories, settings["package"])
     app._micropie_static = StaticSite(roots, settings)  # type: ignore[attr-defined]
 
 

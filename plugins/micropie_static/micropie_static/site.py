@@ -55,9 +55,15 @@ class StaticSite:
         self.index: str | None = settings["index"]
         self.max_ranges: int = settings["max_ranges"]
         cache_control: str | None = settings["cache_control"]
-        if cache_control is None and settings["max_age"] is not None:
-            cache_control = f"public, max-age={settings['max_age']}"
-        self.cache_control = cache_control
+        if cache_control is None:
+            max_age = settings["max_age"]
+            # "public": the same for everyone (so micropie-compress may compress it for
+            # signed-in users too); "no-cache": revalidate each use, a cheap 304, so a
+            # deployment is never hidden behind a heuristically cached old file.
+            cache_control = "public, no-cache" if max_age is None else \
+                f"public, max-age={max_age}"
+        self.cache_control: str = cache_control
+        self.cache_control_header = cache_control.encode("latin-1")
         self._types: dict[str, bytes] = {}
         self._hashes: dict[str, tuple[int, int, str]] = {}
         self.template_globals: Mapping[str, Any] = {"static_url": self.url_for}
@@ -127,6 +133,6 @@ def static_url(name: str, app: App | None = None) -> str:
     if site is None:
         raise RuntimeError(
             f"static_url({name!r}): the static plugin is not configured for this app. "
-            "Give it a directory: App(config={'static': {'directories': 'static'}})."
+            "Configure it: App(config={'static': {'directories': 'static'}})."
         )
     return site.url_for(name)
