@@ -38,9 +38,11 @@ def parse_ranges(header: str, size: int, max_ranges: int = MAX_RANGES
     if spec.count(",") >= max_ranges:
         return None
     wanted: list[tuple[int, int]] = []
+    seen = 0
     for part in spec.split(","):
         if not part.strip(" \t"):
             continue  # an empty list element, allowed by the list syntax (RFC 9110 §5.6.1)
+        seen += 1
         first, dash, last = part.partition("-")
         if not dash:
             return None
@@ -63,6 +65,8 @@ def parse_ranges(header: str, size: int, max_ranges: int = MAX_RANGES
             end = size
         if start < size:
             wanted.append((start, end))
+    if not seen:
+        return None  # "bytes=" alone: a syntax error
     if not wanted:
         raise Unsatisfiable
     wanted.sort()
