@@ -101,6 +101,7 @@ def test_only_get_and_head(http: httpx.Client) -> None:
     response = http.post("/static/hello.txt", content=b"x")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["connection"] == "close"  # the body was not read
 
 
 def test_directories_are_404_without_index(server: UvicornProcess) -> None:
@@ -117,7 +118,9 @@ def test_index_files_and_the_redirect_to_the_slash(tree: Tree) -> None:
         assert redirect.status_code == 301
         assert redirect.headers["location"] == "/static/docs/?x=1"
         assert http.get("/static/").status_code == 404  # no index.html at the top
+        assert http.get("/static").headers["location"] == "/static/"
         assert http.get("/static/css/").status_code == 404
+        assert http.get("/static/docs/index.html/").status_code == 404
 
 
 def test_cache_control_from_max_age(tree: Tree) -> None:

@@ -43,19 +43,30 @@ class StaticFiles:
         if scope["type"] == "http":
             path: str = scope["path"]
             prefix = self.prefix
-            if path.startswith(prefix) and (len(path) == len(prefix)
-                                            or path[len(prefix)] == "/"):
-                await self.serve(scope, receive, send, path[len(prefix) + 1:])
-                return
+            if path.startswith(prefix):
+                if len(path) == len(prefix):  # the prefix itself: a directory without "/"
+                    await self.serve(scope, receive, send, None)
+                    return
+                if path[len(prefix)] == "/":
+                    await self.serve(scope, receive, send, path[len(prefix) + 1:])
+                    return
         await self.inner(scope, receive, send)
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send, relative: str) -> None:
-        """Answer one request for ``relative`` (the URL path below the prefix)."""
+    async def serve(self, scope: Scope, receive: Receive, send: Send,
+                    relative: str | None) -> None:
+        """Answer one request for ``relative``, the URL path below ``prefix/``.
+
+        ``None`` is the prefix itself, without the slash.
+        """
         method = scope["method"]
         if method != "GET" and method != "HEAD":
-            await self._error(scope, receive, send, 405, _ALLOW)
+            # Any request body is left unread: the connection must not be reused.
+            await self._error(scope, receive, send, 405, [*_ALLOW, ("Connection", "close")])
             return
-        trailing_slash = not relative or relative.endswith("/")
+        if relative is None:
+            relative, trailing_slash = "", False
+        else:
+            trailing_slash = not relative or relative.endswith("/")
         if relative.endswith("/"):
             relative = relative[:-1]
         segments = safe_segments(relative) if relative else []
@@ -78,12 +89,14 @@ class StaticFiles:
             if not trailing_slash:
                 await self._redirect_to_slash(scope, send)
                 return
-            segments = [*segments, site.index]
             found, body = await loop.run_in_executor(
-                None, _open_and_read, site.roots, segments, site.follow_symlinks, read_now)
-        if not isinstance(found, Found) or (trailing_slash and segments[-1:] != [site.index]):
-            if isinstance(found, Found) and found.fd >= 0:
+                None, _open_and_read, site.roots, [*segments, site.index],
+                site.follow_symlinks, read_now)
+        elif trailing_slash and isinstance(found, Found):
+            if found.fd >= 0:
                 os.close(found.fd)
+            found = None  # "file.txt/" names a directory, and there is none
+        if not isinstance(found, Found):
             await self._error(scope, receive, send, 404)
             return
         try:
@@ -175,7 +188,7 @@ class StaticFiles:
         await send({"type": "http.response.body", "body": separator + closing})
 
     async def _redirect_to_slash(self, scope: Scope, send: Send) -> None:
-        location = scope["path"] + "/"
+        location = scope.get("root_path", "") + scope["path"] + "/"
         query: bytes = scope.get("query_string", b"")
         # The path came from the request: percent-encode it back, so the Location
         # header cannot carry anything the request line could not.
