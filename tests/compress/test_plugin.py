@@ -78,3 +78,33 @@ def test_static_files_are_compressed_but_not_their_ranges(tmp_path: Path) -> Non
         assert "content-encoding" not in partial.headers
         big = client.get("/static/big.css", headers={"accept-encoding": "gzip"})
         assert "content-encoding" not in big.headers and len(big.content) == len(CSS) * 200
+
+
+def test_static_files_sit_inside_every_other_wrapper(tmp_path: Path) -> None:
+    # Even a wrapper that asks to be called last (trylast) wraps the static files:
+    # they are the innermost layer (static is trylast too, and registered earlier).
+    from micropie_core import hookimpl
+    from micropie_core.types import ASGIApp, Message, Receive, Scope, Send
+
+    class Stamp:
+        def __init__(self, inner: ASGIApp) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async def stamped(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-stamp", b"1")]
+                await send(message)
+
+            await self.inner(scope, receive, stamped)
+
+    class StampPlugin:
+        @staticmethod
+        @hookimpl(trylast=True)
+        def register_asgi_middleware(app: App) -> list[Any]:
+            return [Stamp]
+
+    (tmp_path / "app.css").write_text(CSS)
+    app = Site(plugins=["static", StampPlugin], config={"static": {"directories": str(tmp_path)}})
+    with TestClient(app) as client:
+        assert client.get("/static/app.css").headers["x-stamp"] == "1"

@@ -76,7 +76,9 @@ def app_created(app: App) -> None:
     app._micropie_static = StaticSite(roots, settings)  # type: ignore[attr-defined]
 
 
-@hookimpl
+# trylast: the innermost wrapper. Static files are an endpoint, not a filter, so every
+# other wrapper (proxy headers, CORS for cross-origin fonts, compression) sees them.
+@hookimpl(trylast=True)
 def register_asgi_middleware(app: App) -> list[Callable[[ASGIApp], ASGIApp]] | None:
     site = site_of(app)
     if site is None:
