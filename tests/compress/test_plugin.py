@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from micropie_core import App, ConfigError
+from micropie_core.plugins import BUILTIN_PLUGINS
 from micropie_core.testing import TestClient
 
 CSS = "body { color: red; margin: 0 auto; }\n" * 100
@@ -80,31 +81,38 @@ def test_static_files_are_compressed_but_not_their_ranges(tmp_path: Path) -> Non
         assert "content-encoding" not in big.headers and len(big.content) == len(CSS) * 200
 
 
-def test_static_files_sit_inside_every_other_wrapper(tmp_path: Path) -> None:
-    # Even a wrapper that asks to be called last (trylast) wraps the static files:
-    # they are the innermost layer (static is trylast too, and registered earlier).
-    from micropie_core import hookimpl
-    from micropie_core.types import ASGIApp, Message, Receive, Scope, Send
+STAMP_PLUGIN = """
+from micropie_core import hookimpl
 
-    class Stamp:
-        def __init__(self, inner: ASGIApp) -> None:
-            self.inner = inner
 
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            async def stamped(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [*message["headers"], (b"x-stamp", b"1")]
-                await send(message)
+class Stamp:
+    def __init__(self, inner):
+        self.inner = inner
 
-            await self.inner(scope, receive, stamped)
+    async def __call__(self, scope, receive, send):
+        async def stamped(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-stamp", b"1")]
+            await send(message)
 
-    class StampPlugin:
-        @staticmethod
-        @hookimpl(trylast=True)
-        def register_asgi_middleware(app: App) -> list[Any]:
-            return [Stamp]
+        await self.inner(scope, receive, stamped)
 
+
+@hookimpl
+def register_asgi_middleware(app):
+    return [Stamp]
+"""
+
+
+def test_static_files_sit_inside_every_other_wrapper(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plain wrapper registered *before* the static plugin (as micropie-cors is: entry
+    # points load in name order) would be inside it, and never see the files, if the
+    # static wrapper were not the innermost (trylast).
+    (tmp_path / "stamp_plugin.py").write_text(STAMP_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(BUILTIN_PLUGINS, "stamp", "stamp_plugin")
     (tmp_path / "app.css").write_text(CSS)
-    app = Site(plugins=["static", StampPlugin], config={"static": {"directories": str(tmp_path)}})
+    app = Site(plugins=["stamp", "static"], config={"static": {"directories": str(tmp_path)}})
     with TestClient(app) as client:
         assert client.get("/static/app.css").headers["x-stamp"] == "1"
