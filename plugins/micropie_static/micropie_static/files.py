@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from typing import Any
 from urllib.parse import quote
 
 from micropie_core import App, Request
@@ -16,10 +15,14 @@ from ._paths import IS_DIRECTORY, Found, open_file, safe_segments
 from ._ranges import Unsatisfiable, parse_ranges
 from .site import StaticSite
 
-#: Bytes read per worker-thread call and per ``http.response.body`` message; memory
-#: per response stays bounded by it. A 1 MiB file over uvicorn (static_bench.py, one
-#: round on a busy machine): 64 KiB 702, 256 KiB 763, 1 MiB 636 requests/s.
-CHUNK = 256 * 1024
+#: Bytes per ``http.response.body`` message. Kept below glibc's mmap threshold
+#: (128 KiB): bigger buffers are fresh mmaps, zeroed and faulted in on every read,
+#: which on a loaded machine cut 1 MiB responses to 0.56x of 64 KiB ones
+#: (static_bench.py, same run).
+CHUNK = 64 * 1024
+#: Chunks read per worker-thread call: fewer thread hops, memory per response
+#: still bounded (256 KiB).
+READ_AHEAD = 4
 _ZEROCOPY = "http.response.zerocopysend"
 _ALLOW = [("Allow", "GET, HEAD")]
 
@@ -84,13 +87,13 @@ class StaticFiles:
         site = self.site
         loop = asyncio.get_running_loop()
         found, body = await loop.run_in_executor(
-            None, _open_and_read, site.roots, segments, site.follow_symlinks, read_now)
+            site.executor(), _open_and_read, site.roots, segments, site.follow_symlinks, read_now)
         if found == IS_DIRECTORY and site.index is not None:
             if not trailing_slash:
                 await self._redirect_to_slash(scope, send)
                 return
             found, body = await loop.run_in_executor(
-                None, _open_and_read, site.roots, [*segments, site.index],
+                site.executor(), _open_and_read, site.roots, [*segments, site.index],
                 site.follow_symlinks, read_now)
         elif trailing_slash and isinstance(found, Found):
             if found.fd >= 0:
@@ -144,7 +147,7 @@ class StaticFiles:
             elif body is not None and len(body) == size:
                 await send({"type": "http.response.body", "body": body})
             else:
-                await _send_file(send, found.fd, 0, size, zerocopy, last=True)
+                await _send_file(send, site, found.fd, 0, size, zerocopy, last=True)
             return
         if len(ranges) == 1:
             start, end = ranges[0]
@@ -154,7 +157,7 @@ class StaticFiles:
             if head:
                 await send({"type": "http.response.body", "body": b""})
             else:
-                await _send_file(send, found.fd, start, end, zerocopy, last=True)
+                await _send_file(send, site, found.fd, start, end, zerocopy, last=True)
             return
         await self._send_multipart(send, found.fd, ranges, size, headers, content_type,
                                    head, zerocopy)
@@ -183,7 +186,7 @@ class StaticFiles:
         for part_head, (start, end) in zip(part_heads, ranges, strict=True):
             await send({"type": "http.response.body", "body": separator + part_head,
                         "more_body": True})
-            await _send_file(send, fd, start, end, zerocopy, last=False)
+            await _send_file(send, self.site, fd, start, end, zerocopy, last=False)
             separator = b"\r\n"
         await send({"type": "http.response.body", "body": separator + closing})
 
@@ -226,8 +229,22 @@ def _open_and_read(roots: list[str], segments: list[str], follow_symlinks: bool,
     return found, body
 
 
-async def _send_file(send: Send, fd: int, start: int, end: int, zerocopy: bool,
-                     last: bool) -> None:
+def _read_chunks(fd: int, offset: int, end: int) -> list[bytes]:
+    """Up to ``READ_AHEAD`` chunks from ``offset`` (blocking); an error if the file shrank."""
+    chunks = []
+    for _ in range(READ_AHEAD):
+        if offset >= end:
+            break
+        chunk = os.pread(fd, min(CHUNK, end - offset), offset)
+        if not chunk:  # the file shrank under us: end the body short, never hang
+            raise OSError(f"file ended at {offset} bytes, {end} expected")
+        chunks.append(chunk)
+        offset += len(chunk)
+    return chunks
+
+
+async def _send_file(send: Send, site: StaticSite, fd: int, start: int, end: int,
+                     zerocopy: bool, last: bool) -> None:
     """Send bytes ``start:end`` of ``fd``: handed to the server, or read in chunks in a thread."""
     if zerocopy:
         with os.fdopen(os.dup(fd), "rb", buffering=0) as file:
@@ -237,17 +254,14 @@ async def _send_file(send: Send, fd: int, start: int, end: int, zerocopy: bool,
     loop = asyncio.get_running_loop()
     offset = start
     while offset < end:
-        count = min(CHUNK, end - offset)
-        chunk: bytes = await loop.run_in_executor(None, os.pread, fd, count, offset)
-        if not chunk:  # the file shrank under us: end the body short, never hang
-            raise OSError(f"file ended at {offset} bytes, {end} expected")
-        offset += len(chunk)
-        more = not last or offset < end
-        message: dict[str, Any] = {"type": "http.response.body", "body": chunk,
-                                   "more_body": more}
-        try:
-            await send(message)
-        except OSError:
-            return  # the client went away (ASGI 2.4 servers raise): stop reading
+        chunks: list[bytes] = await loop.run_in_executor(site.executor(), _read_chunks, fd,
+                                                         offset, end)
+        for chunk in chunks:
+            offset += len(chunk)
+            more = not last or offset < end
+            try:
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            except OSError:
+                return  # the client went away (ASGI 2.4 servers raise): stop reading
     if offset == start and last:
         await send({"type": "http.response.body", "body": b""})

@@ -87,6 +87,13 @@ def register_asgi_middleware(app: App) -> list[Callable[[ASGIApp], ASGIApp]] | N
 
 
 @hookimpl
+def shutdown(app: App) -> None:
+    site = site_of(app)
+    if site is not None:
+        site.close()
+
+
+@hookimpl
 def template_context(app: App) -> Mapping[str, Any] | None:
     site = site_of(app)
     return None if site is None else site.template_globals

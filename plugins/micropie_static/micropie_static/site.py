@@ -6,6 +6,7 @@ import hashlib
 import mimetypes
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,8 @@ WEB_TYPES: Mapping[str, str] = {
     ".pdf": "application/pdf", ".zip": "application/zip", ".gz": "application/gzip",
     ".mp4": "video/mp4", ".webm": "video/webm", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
 }
+#: Worker threads for file lookups and reads (see ``StaticSite.executor``).
+THREADS = 32
 _HASH_LENGTH = 12  # hex digits of SHA-256: 48 bits, plenty to tell two versions apart
 
 
@@ -67,6 +70,25 @@ class StaticSite:
         self._types: dict[str, bytes] = {}
         self._hashes: dict[str, tuple[int, int, str]] = {}
         self.template_globals: Mapping[str, Any] = {"static_url": self.url_for}
+        self._executor: ThreadPoolExecutor | None = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The threads that look files up and read them, started on first use.
+
+        The plugin's own pool, not the event loop's default one (a handful of
+        threads, shared with everything else the app runs in threads): when the
+        files are not in the page cache, reads wait on the disk, and more of them
+        in flight keep the server busy. Shut down with the app.
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="micropie-static")
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the threads (the app is shutting down); a later request starts new ones."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     def content_type(self, path: str) -> bytes:
         """:func:`content_type_for`, cached per extension."""
