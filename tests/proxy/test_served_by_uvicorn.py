@@ -1,4 +1,4 @@
-"""micropie-proxy over a real uvicorn (its own proxy-header handling off, as docs/proxy.md says)."""
+"""micropie-proxy over a real uvicorn, its own proxy-header handling off (see docs/proxy.md)."""
 
 from __future__ import annotations
 
