@@ -14,7 +14,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-__all__ = ["HostAllowList", "OriginAllowList", "normalize_origin", "split_host"]
+__all__ = ["DEFAULT_PORTS", "HostAllowList", "OriginAllowList", "normalize_origin", "split_host"]
 
 #: Ports that are implied by a scheme and dropped when normalizing.
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
