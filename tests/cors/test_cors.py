@@ -180,3 +180,11 @@ def test_websocket_scopes_are_left_to_the_ws_plugin(client: Client) -> None:
     with c.websocket_connect("/echo", headers={"origin": "http://testserver"}) as ws:
         ws.send_text("hi")
         assert ws.receive_text() == "hi"
+
+
+def test_micropie_plugins_lists_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from micropie_core.cli import main
+
+    assert main(["plugins"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "micropie-cors" in lines["cors"] and " yes " in lines["cors"]

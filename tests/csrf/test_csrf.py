@@ -278,3 +278,11 @@ def test_config_mistakes_fail_at_construction() -> None:
         make_app(trusted_origins=["https://*example.com"])
     with pytest.raises(ConfigError, match="must be letters"):
         make_app(field_name='x"><script>')
+
+
+def test_micropie_plugins_lists_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from micropie_core.cli import main
+
+    assert main(["plugins"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "micropie-csrf" in lines["csrf"] and " yes " in lines["csrf"]

@@ -253,3 +253,44 @@ def test_unix_socket_peers_and_websockets(client: Client) -> None:
 def test_configuration_mistakes_fail_at_construction(proxy: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         site(**proxy)
+
+
+def test_csrf_and_cors_behind_the_proxy_see_the_public_origin(client: Client) -> None:
+    from micropie_csrf import csrf_token
+
+    class Shop(App):
+        async def form(self) -> str:
+            return csrf_token()
+
+        async def buy(self) -> str:
+            return "bought"
+
+    app = Shop(config={
+        "proxy": {"trusted_proxies": ["10.0.0.1"], "allowed_hosts": ["shop.example.com"]},
+        "cors": {"allow_origins": ["https://shop.example.com"]},
+        "csrf": {},
+    })
+    c = client(app, client_address=PROXY)
+    public = {"host": "backend:8000", "x-forwarded-proto": "https",
+              "x-forwarded-host": "shop.example.com"}
+    form = c.get("/form", headers=public)
+    token, cookie = form.text, form.headers["set-cookie"]
+    assert "Secure" in cookie  # so the http:// test client keeps it to itself: send it
+    public["cookie"] = cookie.partition(";")[0]
+    bought = c.post("/buy", data={"csrf_token": token},
+                    headers={**public, "origin": "https://shop.example.com"})
+    assert bought.text == "bought"
+    assert bought.headers["access-control-allow-origin"] == "https://shop.example.com"
+    # Without the proxy's word, the same Origin is another site (http://backend:8000).
+    direct = c.post("/buy", data={"csrf_token": token},
+                    headers={"host": "shop.example.com", "origin": "https://shop.example.com",
+                             "cookie": public["cookie"]})
+    assert direct.status_code == 403
+
+
+def test_micropie_plugins_lists_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from micropie_core.cli import main
+
+    assert main(["plugins"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "micropie-proxy" in lines["proxy"] and " yes " in lines["proxy"]

@@ -64,7 +64,7 @@ def register_settings() -> list[Setting]:
     ]
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # outermost: every other layer sees the rewritten scope
 def register_asgi_middleware(app: App) -> list[Callable[[ASGIApp], ASGIApp]] | None:
     if SECTION not in app.config.given:
         return None
