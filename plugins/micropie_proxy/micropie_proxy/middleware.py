@@ -15,6 +15,9 @@ _SCHEMES = {
 }
 
 
+_HOST_CACHE_SIZE = 256
+
+
 class BadRequest(Exception):
     """The request cannot be served as sent: answered with 400 before the app runs."""
 
@@ -38,6 +41,7 @@ class ProxyMiddleware:
         self.proxies = proxies
         self.forwarded = header == "forwarded"
         self.hosts = hosts
+        self._allowed: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in _SCHEMES:
@@ -83,14 +87,25 @@ class ProxyMiddleware:
 
     def _check_host(self, scope: Scope) -> None:
         assert self.hosts is not None
-        values = [v for n, v in scope["headers"] if n == b"host"]
-        if len(values) != 1:
+        value: bytes | None = None
+        for name, header in scope["headers"]:
+            if name == b"host":
+                if value is not None:
+                    raise BadRequest("expected exactly one Host header")
+                value = header
+        if value is None:
             raise BadRequest("expected exactly one Host header")
-        parts = split_host(values[0].decode("latin-1").strip())
+        # The hosts an app is reached under are few: remember the allowed ones
+        # (bounded) instead of parsing the header on every request.
+        if value in self._allowed:
+            return
+        parts = split_host(value.decode("latin-1").strip())
         if parts is None or not self.hosts.allows(parts[0]):
             raise BadRequest(
                 "the Host header names a host this server does not serve (proxy.allowed_hosts)"
             )
+        if len(self._allowed) < _HOST_CACHE_SIZE:
+            self._allowed.add(value)
 
 
 def _apply(scope: Scope, info: Forwarded, host_source: str) -> Scope:
