@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from . import bodies
@@ -25,7 +25,13 @@ from .responses import (
     send_plain,
 )
 from .results import ResultConverter, body_of, middleware_response
-from .routing import Route, build_routes, split_path
+from .routing import (
+    Route,
+    build_routes,
+    check_handler_names,
+    path_segments,
+    websocket_handler_names,
+)
 from .sessions import SessionBackend, SessionManager, session_settings
 from .subapps import hand_off_to_subapp
 from .types import ASGIApp, Receive, Scope, Send
@@ -43,11 +49,19 @@ class App:
     Two optional class attributes tune handlers without decorators:
     ``_methods = {"submit": ["POST"]}`` restricts HTTP methods (others get 405
     with ``Allow``) and ``_max_body_size = {"upload": 1 << 30}`` overrides the
-    body limit for one handler (``None`` = unlimited).
+    body limit for one handler (``None`` = unlimited). ``_methods`` takes the
+    standard HTTP methods; list any extension method your app serves in
+    ``_extension_methods = {"PURGE"}``.
+
+    Mistakes fail here, in the constructor, with the fix in the message: a
+    handler named like an App method or attribute (``startup``, ``request``,
+    ``config``, ...), ``ws_*`` handlers with no WebSocket plugin active, unknown
+    plugin names, ``_methods`` values that are not HTTP methods.
     """
 
     _methods: ClassVar[Mapping[str, Iterable[str]]] = {}
     _max_body_size: ClassVar[Mapping[str, int | None]] = {}
+    _extension_methods: ClassVar[Collection[str]] = ()
 
     def __init__(
         self,
@@ -59,7 +73,7 @@ class App:
         debug: bool = False,
         max_body_size: int | None = 16 * bodies.MiB,
         max_form_fields: int = 1000,
-        max_json_depth: int = 512,
+        max_json_depth: int = 200,
         body_timeout: float | None = 60.0,
         body_idle_timeout: float | None = 10.0,
         max_files: int = 100,
@@ -83,7 +97,8 @@ class App:
         self.startup_handlers: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_handlers: list[Callable[[], Awaitable[None] | None]] = []
         self._routes: dict[str, Route] = build_routes(
-            type(self), App, type(self)._methods, type(self)._max_body_size
+            type(self), App, type(self)._methods, type(self)._max_body_size,
+            type(self)._extension_methods,
         )
         self.plugins = PluginHost(plugins, block_plugins)
         declared: list[tuple[str, Setting]] = [("core", s) for s in session_settings()]
@@ -122,6 +137,21 @@ class App:
         self._asgi_stack = self._build_asgi_stack()
         self._started = False
         self._start_lock: asyncio.Lock | None = None
+        check_handler_names(self, App, self._routes)
+        self._check_websocket_handlers()
+
+    def _check_websocket_handlers(self) -> None:
+        if "websocket" in self._scope_handlers:
+            return
+        names = websocket_handler_names(type(self), App)
+        if names:
+            raise ConfigError(
+                f"{type(self).__name__} defines WebSocket handlers "
+                f"({', '.join(names)}), but no WebSocket plugin is active, so every "
+                "handshake would be refused. Install one with `pip install micropie-ws`, "
+                "and keep 'ws' in App(plugins=[...]) / MICROPIE_PLUGINS and out of "
+                "block_plugins."
+            )
 
     # ----------------------------------------------------------------- public API
 
@@ -310,10 +340,11 @@ class App:
 
     # -------------------------------------------------------------------- dispatch
 
-    def _match(self, path: str) -> tuple[Route | None, list[str]]:
+    def _match(self, scope: Scope) -> tuple[Route | None, list[str]]:
+        path: str = scope.get("path", "/")
         if path == "/":
             return self._routes.get("index"), []
-        segments = split_path(path)
+        segments = path_segments(path, scope.get("raw_path"), scope.get("root_path", ""))
         if not segments:
             return self._routes.get("index"), []
         first = segments[0]
@@ -358,13 +389,15 @@ class App:
         bodies.parse_body(request, body, media_type, self.limits)
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
-        route, segments = self._match(request.path)
+        route, segments = self._match(request.scope)
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None
         has_body = has_cookie = False
         for name, value in request.scope["headers"]:
             if name == b"content-length":
+                if declared is not None:  # even an equal repeat: a smuggling vector
+                    raise HTTPError(400, "More than one Content-Length header")
                 declared = _content_length(value)
                 has_body = declared > 0
             elif name == b"transfer-encoding":
@@ -415,7 +448,7 @@ class App:
             result = await asyncio.to_thread(route.function, self, *args, **kwargs)
         if not middlewares and (type(result) is str or type(result) is dict):
             return result  # sent by __call__ without building a Response (see there)
-        response = self._results.to_response(request, result)
+        response = self._results.to_response(request, result, route.name)
         for middleware in middlewares:
             changes = await resolve(
                 middleware.after_request(
@@ -449,7 +482,9 @@ class _CoreEntry:
 
 
 def _content_length(value: bytes) -> int:
-    if not value.isdigit():
-        raise HTTPError(400, "Invalid Content-Length header")
+    # 1*DIGIT (RFC 9110); more than 18 significant digits is beyond any body
+    # (and int() refuses 4,301 digits with a ValueError, which must not be a 500).
+    if not value.isdigit() or len(value.lstrip(b"0")) > 18:
+        raise HTTPError(400, "Invalid Content-Length header: expected a byte count")
     return int(value)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .errors import HTTPError
 from .requests import Request, parse_urlencoded
-from .serialization import json_loads
+from .serialization import MAX_SERIALIZABLE_DEPTH, json_loads
 from .types import Message, Receive
 
 KiB = 1024
@@ -22,7 +22,9 @@ class ClientDisconnect(Exception):
 class BodyLimits:
     """Limits on request bodies; every one is an ``App(...)`` keyword argument.
 
-    ``max_form_fields`` counts urlencoded fields and multipart parts alike;
+    ``max_form_fields`` counts urlencoded fields, multipart parts and query
+    string fields alike; ``max_json_depth`` is at most 254 (what orjson can
+    serialize back);
     ``max_files``, ``max_field_size`` (one multipart text field),
     ``max_part_header_size`` (one header line of a part) and ``max_part_headers``
     (header lines per part) apply to ``multipart/form-data`` bodies.
@@ -30,7 +32,7 @@ class BodyLimits:
 
     max_body_size: int | None = 16 * MiB
     max_form_fields: int = 1000
-    max_json_depth: int = 512
+    max_json_depth: int = 200
     body_timeout: float | None = 60.0
     body_idle_timeout: float | None = 10.0
     max_files: int = 100
@@ -50,6 +52,12 @@ class BodyLimits:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"App({name}=...) must be a positive int, got {value!r}.")
+        if self.max_json_depth > MAX_SERIALIZABLE_DEPTH:
+            raise ValueError(
+                f"App(max_json_depth=...) must be at most {MAX_SERIALIZABLE_DEPTH}, the "
+                f"deepest JSON the serializer (orjson) can write back, got "
+                f"{self.max_json_depth}; use max_json_depth={MAX_SERIALIZABLE_DEPTH} or less."
+            )
 
 
 def is_json_type(media_type: str) -> bool:

@@ -95,16 +95,21 @@ def _selected_names(
             )
         names = {p for p in plugins if isinstance(p, str)}
         source = "App(plugins=...)"
+    _check_known(names, available, f"{source} asks for")
+    return names
+
+
+def _check_known(names: Iterable[str], available: Iterable[str], source: str) -> None:
+    """A :class:`PluginError` with a did-you-mean for the first name not available."""
     known = list(available)
     for name in sorted(names):
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PluginError(
-                f"{source} asks for plugin {name!r}, which is not installed.{hint} "
+                f"{source} plugin {name!r}, which is not installed.{hint} "
                 f"Available plugins: {', '.join(known) or 'none'}."
             )
-    return names
 
 
 class PluginHost:
@@ -122,9 +127,19 @@ class PluginHost:
         eps = _entry_points()
         names = [*BUILTIN_PLUGINS, *(ep.name for ep in eps)]
         selected = _selected_names(plugins, names)
+        if isinstance(block_plugins, str):
+            raise TypeError(
+                f"App(block_plugins=...) expects a list of plugin names, got the string "
+                f"{block_plugins!r}; write block_plugins=[{block_plugins!r}]."
+            )
         blocked = set(block_plugins)
+        _check_known(blocked, names, "App(block_plugins=...) blocks")
         for name in blocked:
             self.manager.set_blocked(name)
+        # Kept so `micropie plugins` can say why an installed plugin is inactive.
+        self.blocked: frozenset[str] = frozenset(blocked)
+        self.selected: frozenset[str] | None = None if selected is None else frozenset(selected)
+        self.selected_by = "App(plugins=[...])" if plugins is not None else ENV_VAR
 
         def wanted(name: str) -> bool:
             return name not in blocked and (selected is None or name in selected)
@@ -221,6 +236,16 @@ class PluginHost:
             raise PluginError(
                 f"Plugin {name or plugin!r} could not be registered: {exc}"
             ) from None
+
+    def inactive_reason(self, name: str) -> str | None:
+        """Why the available plugin ``name`` is not loaded here, or ``None`` if it is."""
+        if self.manager.has_plugin(name) and self.manager.get_plugin(name) is not None:
+            return None
+        if name in self.blocked:
+            return "blocked by App(block_plugins=[...])"
+        if self.selected is not None and name not in self.selected:
+            return f"not listed in {self.selected_by}"
+        return "not loaded"
 
     def active_names(self) -> list[str]:
         """Names of the registered plugins, in registration order."""

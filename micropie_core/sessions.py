@@ -210,20 +210,16 @@ class SessionManager:
     def _cookie_id(self, request: Request) -> str | None:
         """The well-formed session id in the request's cookies, else ``None``.
 
-        Reads the raw ``Cookie`` headers (first occurrence wins, like
-        ``request.cookies``) without parsing every cookie: a request with a
-        large or garbage cookie costs a scan, never a store call.
+        ``request.cookies`` decides (one parser, the same rules everywhere);
+        a request whose Cookie headers do not even contain the cookie name
+        is not parsed at all. A malformed id costs no store call.
         """
         name = self._cookie_name_bytes
-        for header, value in request.scope["headers"]:
-            if header != b"cookie" or name not in value:
-                continue
-            for chunk in value.split(b";"):
-                key, sep, candidate = chunk.partition(b"=")
-                if sep and key.strip() == name:
-                    session_id = candidate.strip().decode("latin-1")
-                    return session_id if is_well_formed(session_id) else None
-        return None
+        if not any(header == b"cookie" and name in value
+                   for header, value in request.scope["headers"]):
+            return None
+        session_id = request.cookies.get(self.cookie_name)
+        return session_id if is_well_formed(session_id) else None
 
     async def load(self, request: Request, session_id: str) -> None:
         """Load session ``session_id`` (:meth:`id_to_load`'s answer); unknown ids are not adopted.
