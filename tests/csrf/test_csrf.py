@@ -286,3 +286,35 @@ def test_micropie_plugins_lists_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "micropie-csrf" in lines["csrf"] and " yes " in lines["csrf"]
+
+
+def test_exemptions_follow_the_routing_under_a_root_path() -> None:
+    import asyncio
+
+    from micropie_core.types import Message
+
+    class Root(App):
+        _csrf_exempt = {"index"}
+
+        async def index(self, *path: str) -> str:
+            return "root"
+
+        async def other(self) -> str:
+            return "other"
+
+    app = Root(config={"csrf": {}})
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    # uvicorn --root-path /prefix: the prefix is in path and raw_path; the URL names `other`.
+    scope = {"type": "http", "method": "POST", "path": "/prefix/other",
+             "raw_path": b"/prefix/other", "root_path": "/prefix", "query_string": b"",
+             "scheme": "http", "headers": [(b"host", b"testserver")],
+             "client": ("127.0.0.1", 1)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 403

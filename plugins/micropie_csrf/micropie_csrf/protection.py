@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from micropie_core import App, HTTPError, Request, hookimpl
 from micropie_core.origins import OriginAllowList, normalize_origin
+from micropie_core.routing import path_segments
 
 from .tokens import csrf_token, matches, stored_secret
 
@@ -61,7 +62,10 @@ class CsrfProtection:
         """Whether the handler the URL names is exempt (``/hook/x``: hook, ``/``: index)."""
         if not self.exempt:
             return False
-        first = request.path.lstrip("/").partition("/")[0] or "index"
+        # The segments the core routes on (root_path removed, escapes decoded).
+        scope = request.scope
+        segments = path_segments(request.path, scope.get("raw_path"), scope.get("root_path", ""))
+        first = segments[0] if segments else "index"
         if first in self.exempt:
             return True
         # An unknown first segment is served by index (or is a 404 anyway).
