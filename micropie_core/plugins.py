@@ -124,6 +124,8 @@ class PluginHost:
     ) -> None:
         self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.manager.add_hookspecs(hookspecs)
+        #: Names of the objects plugins registered with :meth:`register`.
+        self.registered_in_app_created: set[str] = set()
         eps = _entry_points()
         names = [*BUILTIN_PLUGINS, *(ep.name for ep in eps)]
         selected = _selected_names(plugins, names)
@@ -184,7 +186,9 @@ class PluginHost:
                 "registered in this app; pick a name of your own (e.g. 'myplugin.checks')."
             )
         self._register(plugin, name)
+        self.registered_in_app_created.add(name)
         if not self.manager.get_hookcallers(plugin):
+            self.registered_in_app_created.discard(name)
             self.manager.unregister(plugin)
             raise PluginError(
                 f"app.plugins.register(...) got {plugin!r} ({type(plugin).__name__}) as "
@@ -194,6 +198,7 @@ class PluginHost:
         try:
             self.manager.check_pending()
         except pluggy.PluginValidationError as exc:
+            self.registered_in_app_created.discard(name)
             self.manager.unregister(plugin)
             raise PluginError(
                 f"Plugin {name!r} implements a hook that does not exist: {exc}. "

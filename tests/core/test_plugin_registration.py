@@ -92,3 +92,13 @@ def test_register_refuses_a_misspelled_hook() -> None:
 
     with pytest.raises(PluginError, match="does not exist"):
         Site(plugins=[_registering(Typo(), "typo")])
+
+
+def test_micropie_plugins_shows_a_registered_object_as_such() -> None:
+    from micropie_core.introspection import describe_plugins
+
+    rows = {row["name"]: row for row in describe_plugins(
+        Site(plugins=[StampPlugin], config={"stamp": {}}).plugins)}
+    assert rows["stamp.hooks"]["distribution"] == "(registered by a plugin)"
+    assert rows["stamp.hooks"]["hooks"] == ["process_response"]
+    assert rows["StampPlugin"]["distribution"] == "(object in App(plugins=[...]))"
