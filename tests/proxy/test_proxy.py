@@ -232,6 +232,11 @@ def test_the_host_check_applies_to_the_forwarded_host(client: Client) -> None:
                                "x-forwarded-host": "evil.com"}).status_code == 400
 
 
+def test_an_ipv4_proxy_seen_through_a_dual_stack_socket_is_trusted(client: Client) -> None:
+    c = client(site(trusted_proxies=["10.0.0.0/8"]), client_address=("::ffff:10.0.0.1", 4000))
+    assert where(c, **{"x-forwarded-for": "198.51.100.7"})["client"] == ["198.51.100.7", 0]
+
+
 def test_unix_socket_peers_and_websockets(client: Client) -> None:
     app = site(trusted_proxies=["unix"])
     c = client(app, client_address=None)

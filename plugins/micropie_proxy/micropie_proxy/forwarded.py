@@ -59,6 +59,8 @@ class ProxyList:
             return self.unix or self.any
         if self.any:
             return True
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer
         return any(address in network for network in self.networks)
 
     def trusts_peer(self, client: object) -> bool:
