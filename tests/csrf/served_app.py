@@ -1,7 +1,8 @@
 """The app the CSRF tests use in process and serve with uvicorn (``served_app:app``).
 
 Environment: ``CSRF_REDIS_URL`` and ``CSRF_REDIS_PREFIX`` put sessions in Redis
-(default: the memory store).
+(default: the memory store); ``CSRF_BEHIND_PROXY=1`` serves it behind a TLS proxy
+on 127.0.0.1 (micropie-proxy trusting that address).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def make_app(**csrf: Any) -> Forms:
     if url:
         config["sessions"] = {"store": "redis", "url": url,
                               "prefix": os.environ.get("CSRF_REDIS_PREFIX", "csrf:")}
+    if os.environ.get("CSRF_BEHIND_PROXY"):
+        config["proxy"] = {"trusted_proxies": ["127.0.0.1"]}
     return Forms(config=config)
 
 

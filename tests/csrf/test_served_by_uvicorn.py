@@ -76,3 +76,26 @@ def test_csrf_served_by_uvicorn(request: pytest.FixtureRequest, store: str) -> N
         assert victim.send("POST", "/submit", data={"csrf_token": token}).status_code == 403
         fresh = victim.token()
         assert victim.send("POST", "/submit", data={"csrf_token": fresh}).status_code == 200
+
+
+def test_behind_a_tls_proxy_a_missing_or_forged_referer_is_refused() -> None:
+    with UvicornProcess("served_app:app", HERE, env={"CSRF_BEHIND_PROXY": "1"},
+                        extra_args=["--no-proxy-headers"]) as server, httpx.Client(
+        base_url=server.url, timeout=10,
+        headers={"x-forwarded-proto": "https", "x-forwarded-host": "shop.example.com"},
+    ) as http:
+        visitor = Visitor(http, "https://shop.example.com")
+        token = visitor.token()
+        assert "Secure" in visitor.http.get("/form").headers["set-cookie"]
+        assert visitor.post("/submit", data={"message": "a", "csrf_token": token}).text == "ok a"
+        visitor.origin = ""
+        missing = visitor.send("POST", "/submit", data={"csrf_token": token})
+        assert missing.status_code == 403 and "neither" in missing.text
+        for forged in ("https://evil.example/", "http://shop.example.com/form",
+                       "https://shop.example.com.evil.example/form"):
+            refused = visitor.send("POST", "/submit", data={"csrf_token": token},
+                                   headers={"referer": forged})
+            assert refused.status_code == 403, forged
+        same_site = visitor.send("POST", "/submit", data={"message": "b", "csrf_token": token},
+                                 headers={"referer": "https://shop.example.com/form"})
+        assert same_site.text == "ok b"
