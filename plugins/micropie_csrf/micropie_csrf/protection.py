@@ -45,12 +45,14 @@ class CsrfProtection:
 
     @hookimpl
     def prepare_request(self, request: Request) -> Awaitable[None] | None:
+        """Check an unsafe, non-exempt request (a coroutine); nothing to await otherwise."""
         if request.method in SAFE_METHODS or self._is_exempt(request):
             return None
         return self._check(request)
 
     @hookimpl
     def template_context(self, request: Request | None) -> dict[str, Any] | None:
+        """``csrf_token`` and ``csrf_input()`` for templates rendered during a request."""
         if request is None:
             return None
         token = LazyToken(request)
