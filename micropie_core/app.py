@@ -105,7 +105,7 @@ class App:
         for plugin_name, settings in self.plugins.each("register_settings", app=self):
             declared.extend((plugin_name, setting) for setting in settings)
         self.config: Config = validate_config(config, declared)
-        self.plugins.each("app_created", app=self)
+        self.plugins.call_app_created(self)
         store = (
             session_backend.as_store()
             if session_backend is not None
