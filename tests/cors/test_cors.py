@@ -188,3 +188,25 @@ def test_micropie_plugins_lists_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "micropie-cors" in lines["cors"] and " yes " in lines["cors"]
+
+
+def test_layers_with_the_other_plugins_proxy_outermost_static_innermost(
+    client: Client, tmp_path: Any
+) -> None:
+    (tmp_path / "font.woff2").write_bytes(b"woff2" * 100)
+    app = Api(config={
+        "proxy": {"allowed_hosts": ["api.example.com"]},
+        "cors": {"allow_origins": ["https://app.example.com"]},
+        "static": {"directories": str(tmp_path)},
+    })
+    c = client(app)
+    font = c.get("/static/font.woff2", headers={"host": "api.example.com",
+                                                "origin": "https://app.example.com"})
+    assert font.status_code == 200 and font.content == b"woff2" * 100
+    assert font.headers["access-control-allow-origin"] == "https://app.example.com"
+    answered = preflight(c, "https://app.example.com", "GET", path="/static/font.woff2")
+    assert answered.status_code == 400  # the Host check comes first: testserver is not allowed
+    answered = c.request("OPTIONS", "/static/font.woff2", headers={
+        "host": "api.example.com", "origin": "https://app.example.com",
+        "access-control-request-method": "GET"})
+    assert answered.status_code == 204
