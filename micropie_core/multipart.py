@@ -24,7 +24,7 @@ import multipart as _mp  # type: ignore[import-untyped]
 from .bodies import BodyLimits, ClientDisconnect, TimedReceive, check_declared_length
 from .errors import HTTPError
 from .requests import Request
-from .types import Message, Receive
+from .types import Message
 from .uploads import SpoolBudget, UploadClosedError, UploadedFile, UploadedFiles
 
 __all__ = ["MAX_BOUNDARY_LENGTH", "MultipartReader", "parse_boundary"]
@@ -91,7 +91,7 @@ class MultipartReader:
     def __init__(
         self,
         request: Request,
-        receive: Receive,
+        timed: TimedReceive,
         *,
         content_type: str,
         limits: BodyLimits,
@@ -101,7 +101,7 @@ class MultipartReader:
         boundary = parse_boundary(content_type)
         check_declared_length(declared_length, max_body_size)
         self._request = request
-        self._receive = receive
+        self._timed = timed
         self._limits = limits
         self._max_body_size = max_body_size
         self._fields: dict[str, list[str]] = {}
@@ -217,6 +217,7 @@ class MultipartReader:
             self._fail(exc)
         else:
             self.done = True
+            self._request._body_pending = False
             self._ready.set()
             self._end()
 
@@ -229,9 +230,7 @@ class MultipartReader:
                 inflight.exception()  # retrieved: nobody needs it any more
 
     async def _parse(self) -> None:
-        timed = TimedReceive(
-            self._receive, self._limits.body_timeout, self._limits.body_idle_timeout
-        )
+        timed = self._timed
         parser = self._parser
         limits = self._limits
         fields, files = self._fields, self._files
