@@ -172,11 +172,13 @@ def test_served_by_uvicorn_with_a_root_path(tmp_path: Path) -> None:
     # uvicorn puts --root-path in front of both path and raw_path (ASGI 3).
     (tmp_path / "served_site.py").write_text(SERVED_APP)
     with UvicornProcess("served_site:app", tmp_path, extra_args=["--root-path", "/mnt"]
-                        ) as server, socket.create_connection(("127.0.0.1", server.port)) as s:
+                        ) as server:
         replies = []
         for target in ("/greet/a%2Fb", "/echo/x/%2e%2e/y", "/echo/a%00b", "/echo/caf%C3%A9/"):
-            s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            replies.append(read_response(s))
+            # One connection each: an error response may close its connection.
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                replies.append(read_response(s))
     assert replies[0].startswith(b"HTTP/1.1 200") and replies[0].endswith(b"Hello, a/b!")
     assert replies[1].startswith(b"HTTP/1.1 404")
     assert replies[2].startswith(b"HTTP/1.1 404")
@@ -187,10 +189,17 @@ def read_response(s: socket.socket) -> bytes:
     """One HTTP/1.1 response with a Content-Length, read off a keep-alive socket."""
     data = b""
     while b"\r\n\r\n" not in data:
-        data += s.recv(65536)
+        data += receive(s)
     head, _, body = data.partition(b"\r\n\r\n")
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length:")))
     while len(body) < length:
-        body += s.recv(65536)
+        body += receive(s)
     return head + b"\r\n\r\n" + body
+
+
+def receive(s: socket.socket) -> bytes:
+    data = s.recv(65536)
+    if not data:
+        raise AssertionError("the server closed the connection mid-response")
+    return data
