@@ -118,8 +118,6 @@ class MultipartReader:
         self._inflight: asyncio.Future[Message] | None = None  # a receive() being merged
         self._ready = asyncio.Event()
         self._progress = asyncio.Event()
-        self._watchers = 0  # wait_for() calls waiting on _progress
-        self._ended = asyncio.Event()  # set with done or error
         self._task: asyncio.Task[None] | None = None
         #: True once the whole body was parsed successfully.
         self.done = False
@@ -141,20 +139,12 @@ class MultipartReader:
         ``None`` waits for the end of the body. Raises the error that ended
         the body early, if any.
         """
-        if names is None:
-            # Woken once at the end, not at every part (100,000 parts would be
-            # 100,000 task switches).
-            await self._ended.wait()
         while not self.done and self.error is None:
             if names is not None and all(
                 n in self._fields or n in self._files for n in names
             ):
                 return
-            self._watchers += 1
-            try:
-                await self._progress.wait()
-            finally:
-                self._watchers -= 1
+            await self._progress.wait()
         if self.error is not None:
             raise _copy(self.error)
 
@@ -176,30 +166,22 @@ class MultipartReader:
                 "The multipart body was read after its request ended; call "
                 "request.load_form() inside the handler, before it returns."
             )
-            self._end()
+            self._notify()
         for upload in self._files.all():
             upload._close()
 
     # ---------------------------------------------------------- the parser task
 
     def _notify(self) -> None:
-        # Only when someone waits: a body of 100,000 small parts would otherwise
-        # make (and drop) 100,000 events.
-        if self._watchers:
-            self._progress.set()
-            self._progress = asyncio.Event()
-
-    def _end(self) -> None:
-        """The body ended (``done``) or failed (``error``): wake every waiter."""
-        self._ended.set()
-        self._notify()
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     def _fail(self, error: BaseException) -> None:
         self.error = error
         for upload in self._files.all():
             upload._fail(error)
         self._ready.set()
-        self._end()
+        self._notify()
 
     async def _run(self) -> None:
         try:
@@ -219,7 +201,7 @@ class MultipartReader:
             self.done = True
             self._request._body_pending = False
             self._ready.set()
-            self._end()
+            self._notify()
 
     async def _drop_inflight(self) -> None:
         inflight, self._inflight = self._inflight, None
