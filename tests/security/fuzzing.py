@@ -29,10 +29,10 @@ class Reply:
 
 def scope_for(
     method: str, path: str, raw_path: bytes | None, query: bytes,
-    headers: list[tuple[bytes, bytes]],
+    headers: list[tuple[bytes, bytes]], http_version: str = "1.1",
 ) -> Scope:
     scope: Scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": http_version,
         "method": method, "scheme": "http", "path": path, "root_path": "",
         "query_string": query, "headers": headers,
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),

@@ -119,11 +119,16 @@ def paths(draw: st.DrawFn) -> tuple[str, bytes | None]:
     return path, raw
 
 
-@given(method=METHODS, path=paths(), query=st.binary(max_size=200), extra=headers)
+HTTP_VERSIONS = st.sampled_from(["1.0", "1.1", "2", "3"])
+
+
+@given(method=METHODS, path=paths(), query=st.binary(max_size=200), extra=headers,
+       version=HTTP_VERSIONS)
 def test_any_path_query_and_headers(run: Any, method: str, path: tuple[str, bytes | None],
-                                    query: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+                                    query: bytes, extra: list[tuple[bytes, bytes]],
+                                    version: str) -> None:
     body = b"" if method in ("GET", "HEAD") else b"x=1"
-    run(scope_for(method, path[0], path[1], query, [(b"host", b"fuzz"), *extra]),
+    run(scope_for(method, path[0], path[1], query, [(b"host", b"fuzz"), *extra], version),
         [{"type": "http.request", "body": body, "more_body": False}])
 
 
@@ -199,10 +204,15 @@ def test_any_json_body(run: Any, data: st.DataObject, body: bytes, declare: bool
         messages)
 
 
-@given(data=st.data(), body=st.binary(max_size=400), declare=st.booleans(),
-       ctype=st.binary(max_size=60), path=st.sampled_from(["/form", "/data", "/typed"]))
+@given(data=st.data(), body=st.binary(max_size=400), framing=st.sampled_from(
+       ["length", "chunked", "none"]), ctype=st.binary(max_size=60), version=HTTP_VERSIONS,
+       path=st.sampled_from(["/form", "/data", "/typed"]))
 def test_any_body_with_any_content_type(run: Any, data: st.DataObject, body: bytes,
-                                        declare: bool, ctype: bytes, path: str) -> None:
+                                        framing: str, ctype: bytes, version: str,
+                                        path: str) -> None:
+    # "none": no Content-Length nor Transfer-Encoding, as HTTP/2 and 3 may send a body.
     messages = data.draw(chunked(body))
-    run(scope_for("POST", path, path.encode(), b"", body_headers(ctype, body, declare=declare)),
-        messages)
+    headers = body_headers(ctype, body, declare=framing == "length")
+    if framing == "none":
+        headers = headers[:2]
+    run(scope_for("POST", path, path.encode(), b"", headers, version), messages)
