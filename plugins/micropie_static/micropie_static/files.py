@@ -45,6 +45,12 @@ class StaticFiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            root_path: str = scope.get("root_path", "")
+            if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("/",
+                                                                                        ""):
+                # ASGI 3 servers (uvicorn --root-path) put the prefix in path: the
+                # core routes without it (routing.path_segments), so do we.
+                path = path[len(root_path):]
             prefix = self.prefix
             if path.startswith(prefix):
                 if len(path) == len(prefix):  # the prefix itself: a directory without "/"
@@ -191,7 +197,9 @@ class StaticFiles:
         await send({"type": "http.response.body", "body": separator + closing})
 
     async def _redirect_to_slash(self, scope: Scope, send: Send) -> None:
-        location = scope.get("root_path", "") + scope["path"] + "/"
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        location = (path if root_path and path.startswith(root_path) else root_path + path) + "/"
         query: bytes = scope.get("query_string", b"")
         # The path came from the request: percent-encode it back, so the Location
         # header cannot carry anything the request line could not.
