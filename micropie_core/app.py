@@ -34,7 +34,7 @@ from .routing import (
 )
 from .sessions import SessionBackend, SessionManager, session_settings
 from .subapps import hand_off_to_subapp
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("micropie")
 
@@ -105,7 +105,7 @@ class App:
         for plugin_name, settings in self.plugins.each("register_settings", app=self):
             declared.extend((plugin_name, setting) for setting in settings)
         self.config: Config = validate_config(config, declared)
-        self.plugins.each("app_created", app=self)
+        self.plugins.call_app_created(self)
         store = (
             session_backend.as_store()
             if session_backend is not None
@@ -300,6 +300,17 @@ class App:
                 await self._process_response(app=self, request=request, response=response)
             except Exception as exc:
                 response = self._response_for_exception(request, exc)
+        if (
+            request._body_pending
+            and type(response) is Response
+            and response.status_code >= 400
+            and scope.get("http_version", "1.1") in _HTTP1
+        ):
+            # An error before the body was received to its end (408, 413, a bad
+            # multipart part...): the rest of the body will not be read, so the
+            # server must not keep the connection for a next request. HTTP/2 and 3
+            # forbid the header; their servers reset the stream instead.
+            response.headers.append(("Connection", "close"))
         try:
             if type(response) is Response:
                 await response.send(send, head=request.method == "HEAD", strict=self.debug)
@@ -359,8 +370,18 @@ class App:
         return None, []
 
     async def _read_body(
-        self, request: Request, receive: Receive, route: Route | None, declared: int | None
+        self, request: Request, receive: Receive, route: Route | None, declared: int | None,
+        first: Message | None = None, started: float | None = None,
     ) -> None:
+        """Read (or, for multipart, start streaming) the body into ``request``.
+
+        ``first`` and ``started`` come from :func:`bodies.first_message` when the
+        request had no framing headers.
+        """
+        timed = bodies.TimedReceive(
+            receive, self.limits.body_timeout, self.limits.body_idle_timeout,
+            first=first, started=started,
+        )
         media_type = request.content_type
         limit = self.limits.max_body_size
         if route is not None and route.has_body_limit:
@@ -372,20 +393,15 @@ class App:
             from .multipart import MultipartReader
 
             reader = MultipartReader(
-                request, receive, content_type=request.headers.get("content-type") or "",
+                request, timed, content_type=request.headers.get("content-type") or "",
                 limits=self.limits, max_body_size=limit, declared_length=declared,
             )
             request._form_reader = reader
             request.body_parsed = True
             await reader.start()
             return
-        body = await bodies.read_body(
-            receive,
-            declared_length=declared,
-            limit=limit,
-            total_timeout=self.limits.body_timeout,
-            idle_timeout=self.limits.body_idle_timeout,
-        )
+        body = await bodies.read_body(timed, declared_length=declared, limit=limit)
+        request._body_pending = False
         bodies.parse_body(request, body, media_type, self.limits)
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
@@ -393,26 +409,49 @@ class App:
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None
-        has_body = has_cookie = False
+        chunked = has_cookie = False
         for name, value in request.scope["headers"]:
             if name == b"content-length":
                 if declared is not None:  # even an equal repeat: a smuggling vector
                     raise HTTPError(400, "More than one Content-Length header")
                 declared = _content_length(value)
-                has_body = declared > 0
             elif name == b"transfer-encoding":
-                has_body = True
+                chunked = True
             elif name == b"cookie":
                 has_cookie = True
-        if has_body:
-            if "files" in request.scope and request.scope.get("body_parsed"):
-                # Mounted by a parent app that already parsed a multipart body
-                # (see subapps.py): take its fields and files.
-                request.body_params = request.scope.get("body_params") or {}
-                request.files = request.scope["files"]
+        if chunked:
+            # RFC 9112 §6.3: Transfer-Encoding overrides any Content-Length.
+            declared = None
+            has_body = framed = True
+        elif declared is not None:
+            has_body = framed = declared > 0
+        else:
+            # Neither header: by definition no body in HTTP/1.x (the fast path,
+            # no receive() at all); HTTP/2 and 3 frame bodies themselves, so
+            # the first message tells.
+            framed = False
+            has_body = request.scope.get("http_version", "1.1") not in _HTTP1
+        if not has_body:
+            request._body_pending = False
+        elif "files" in request.scope and request.scope.get("body_parsed"):
+            # Mounted by a parent app that already parsed a multipart body
+            # (see subapps.py): take its fields and files.
+            request.body_params = request.scope.get("body_params") or {}
+            request.files = request.scope["files"]
+            request.body_parsed = True
+            request._body_pending = False
+        elif framed:
+            await self._read_body(request, receive, route, declared)
+        else:
+            first, started = await bodies.first_message(
+                receive, self.limits.body_timeout, self.limits.body_idle_timeout
+            )
+            if bodies.is_whole_and_empty(first):
+                request._body_pending = False
+                # The empty message is consumed: a mounted sub-app gets it replayed.
                 request.body_parsed = True
             else:
-                await self._read_body(request, receive, route, declared)
+                await self._read_body(request, receive, route, None, first, started)
         if has_cookie:
             session_id = self._sessions.id_to_load(request)
             if session_id is not None:
@@ -460,6 +499,8 @@ class App:
         return response
 
 
+#: ``scope["http_version"]`` values of HTTP/1.x, where a body needs framing headers.
+_HTTP1 = ("1.1", "1.0")
 _ENTERED = "micropie_core.app"  # scope key: the App whose middleware stack the scope passed
 
 

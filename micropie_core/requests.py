@@ -77,6 +77,10 @@ class Request:
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware
     _form_reader: MultipartReader | None = None  # a multipart body still being parsed
+    # True until the body is known to be received to its end (or absent): an
+    # error response before that closes an HTTP/1.x connection (see App.__call__),
+    # including one for bad framing headers, raised before the body is looked at.
+    _body_pending = True
 
     def __init__(self, scope: Scope, receive: Receive | None = None, app: App | None = None):
         self.scope = scope
