@@ -77,8 +77,20 @@ def test_static_files_are_compressed_but_not_their_ranges(tmp_path: Path) -> Non
                                                          "range": "bytes=0-9"})
         assert partial.status_code == 206 and partial.content == CSS[:10].encode()
         assert "content-encoding" not in partial.headers
+        # Sent in chunks but of known size: gathered and compressed whole.
         big = client.get("/static/big.css", headers={"accept-encoding": "gzip"})
-        assert "content-encoding" not in big.headers and len(big.content) == len(CSS) * 200
+        assert big.headers["content-encoding"] == "gzip"
+        assert big.headers["content-length"] == str(len(big.content))
+        assert gzip.decompress(big.content).decode() == CSS * 200
+
+
+def test_a_chunked_body_above_buffer_limit_is_a_stream(tmp_path: Path) -> None:
+    (tmp_path / "big.css").write_text(CSS * 200)
+    app = Site(plugins=["compress", "static"], config={
+        "compress": {"buffer_limit": 100_000}, "static": {"directories": str(tmp_path)}})
+    with TestClient(app) as client:
+        big = client.get("/static/big.css", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in big.headers and big.text == CSS * 200
 
 
 STAMP_PLUGIN = """

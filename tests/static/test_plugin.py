@@ -161,3 +161,19 @@ def test_a_server_offering_zerocopysend_gets_the_file(files: Tree) -> None:
     assert sent[0]["status"] == 206
     data = [m["data"] for m in sent if m["type"] == "http.response.zerocopysend"]
     assert data == [files.big[10:20], files.big[100:110]]
+
+
+def test_a_file_dropped_from_the_page_cache_is_served_whole(files: Tree) -> None:
+    # posix_fadvise(DONTNEED) drops the file from the page cache, so the non-blocking
+    # read (RWF_NOWAIT) fails with EAGAIN and the chunks come from the worker threads.
+    app = Site(plugins=["static"], config={"static": {"directories": str(files.public)}})
+    path = files.public / "big.bin"
+    with TestClient(app) as client:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        assert client.get("/static/big.bin").content == files.big
+        assert client.get("/static/big.bin").content == files.big  # cached this time

@@ -127,3 +127,13 @@ def test_cache_control_from_max_age(tree: Tree) -> None:
     with serve(tree, "static_max_age", max_age=3600) as server:
         status, headers, _ = raw_get(server, "/static/hello.txt")
     assert status == 200 and headers["cache-control"] == "public, max-age=3600"
+
+
+def test_behind_a_root_path(tree: Tree) -> None:
+    process = serve(tree, "static_root_path", index="index.html")
+    process.extra_args = ["--root-path", "/app"]
+    # uvicorn puts the root path in front of the path the proxy forwarded (ASGI 3).
+    with process as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.get("/static/hello.txt").text == "hello, world\n"
+        assert http.get("/static/docs").headers["location"] == "/app/static/docs/"
+        assert http.get("/").text == "home"

@@ -32,6 +32,7 @@ class Options:
     skip_types: tuple[str, ...]
     compress_streams: bool
     compress_private: bool
+    buffer_limit: int
     private_cookies: tuple[str, ...]
 
 
@@ -40,7 +41,8 @@ class CompressMiddleware:
 
     Left alone: responses below ``minimum_size``, of an already-compressed
     type, with a ``Content-Encoding`` or ``Cache-Control: no-transform``,
-    ``206``/``204``/``304``/1xx responses, streamed responses unless
+    ``206``/``204``/``304``/1xx responses, streamed responses (no
+    ``Content-Length``, or one above ``buffer_limit``) unless
     ``compress_streams``, and responses at risk of BREACH (see
     :mod:`micropie_compress.policy`). Every response whose type could be
     compressed gets ``Vary: Accept-Encoding``.
@@ -71,14 +73,14 @@ class CompressMiddleware:
         await self.inner(scope, receive, responder.send)
 
 
-_PASS, _DECIDE, _HOLD, _STREAM = range(4)
+_PASS, _DECIDE, _HOLD, _STREAM, _BUFFER = range(5)
 
 
 class _Responder:
     """The ``send`` the app sees: a small state machine over one response's messages."""
 
-    __slots__ = ("coding", "downstream", "options", "private", "scope", "start", "state",
-                 "stream")
+    __slots__ = ("buffered", "coding", "downstream", "length", "options", "private", "scope",
+                 "start", "state", "stream")
 
     def __init__(self, options: Options, scope: Scope, send: Send, coding: Coding | None,
                  private: bool) -> None:
@@ -90,6 +92,8 @@ class _Responder:
         self.state = _DECIDE
         self.start: Message | None = None
         self.stream: Stream | None = None
+        self.length: int | None = None  # the response's Content-Length, if it has one
+        self.buffered: list[bytes] = []
 
     async def send(self, message: Message) -> None:
         state = self.state
@@ -106,6 +110,8 @@ class _Responder:
                 self.start = message
         elif state == _HOLD:
             await self._first_body(message)
+        elif state == _BUFFER:
+            await self._buffer_body(message)
         else:
             await self._stream_body(message)
 
@@ -132,6 +138,8 @@ class _Responder:
                 sets_cookie = True
             elif name == b"vary":
                 vary.append(value.lower())
+            elif name == b"content-length" and value.isdigit():
+                self.length = int(value)
         if not media_type or skipped_type(media_type, self.options.skip_types):
             return _PASS
         if not any(b"accept-encoding" in v or v.strip() == b"*" for v in vary):
@@ -156,6 +164,14 @@ class _Responder:
             return
         body: bytes = message.get("body", b"")
         if message.get("more_body", False):
+            length = self.length
+            if length is not None and self.options.minimum_size <= length <= \
+                    self.options.buffer_limit:
+                # A body of known size sent in chunks (a static file) is no stream:
+                # gather it (bounded by buffer_limit) and compress it whole.
+                self.state = _BUFFER
+                self.buffered.append(body)
+                return
             if not self.options.compress_streams:
                 self.state = _PASS
                 await self.downstream(start)
@@ -169,6 +185,31 @@ class _Responder:
                                    "body": stream.write(body) if body else b"",
                                    "more_body": True})
             return
+        await self._whole_body(start, message)
+
+    async def _buffer_body(self, message: Message) -> None:
+        start = self.start
+        assert start is not None
+        if message["type"] != "http.response.body":
+            raise RuntimeError(f"{message['type']!r} in the middle of a response body")
+        self.buffered.append(message.get("body", b""))
+        more = message.get("more_body", False)
+        size = sum(len(part) for part in self.buffered)
+        if size > self.options.buffer_limit:  # more than Content-Length said: hand it on
+            self.state = _PASS
+            await self.downstream(start)
+            await self.downstream({"type": "http.response.body",
+                                   "body": b"".join(self.buffered), "more_body": more})
+            return
+        if not more:
+            body = b"".join(self.buffered)
+            self.buffered = []
+            await self._whole_body(start, {"type": "http.response.body", "body": body})
+
+    async def _whole_body(self, start: Message, message: Message) -> None:
+        """Compress a complete body (unless it is too small or does not shrink) and send it."""
+        assert self.coding is not None
+        body: bytes = message.get("body", b"")
         self.state = _PASS
         if len(body) < self.options.minimum_size:
             await self.downstream(start)

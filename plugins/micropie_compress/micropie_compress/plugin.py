@@ -53,6 +53,10 @@ def register_settings() -> list[Setting]:
                 "woff/woff2, archives, PDF).", check=_check_strings("media types")),
         Setting(SECTION, "compress_streams", bool, False,
                 "Compress streamed responses too (each chunk is flushed as it is sent)."),
+        Setting(SECTION, "buffer_limit", int, 4 * 1024 * 1024,
+                "A body with a Content-Length up to this many bytes that arrives in "
+                "chunks (a large static file) is gathered and compressed whole; larger "
+                "ones count as streams.", check=lambda v: None if v >= 0 else "must be 0 or more"),
         Setting(SECTION, "compress_private", bool, False,
                 "Compress responses to requests with credentials and responses that set "
                 "cookies. Off by default because of BREACH: read docs/compression.md first."),
@@ -83,6 +87,7 @@ def register_asgi_middleware(app: App) -> list[Callable[[ASGIApp], ASGIApp]] | N
         skip_types=tuple(entry.lower() for entry in settings["skip_types"]),
         compress_streams=settings["compress_streams"],
         compress_private=settings["compress_private"],
+        buffer_limit=settings["buffer_limit"],
         private_cookies=(app.config["sessions"]["cookie_name"], *settings["private_cookies"]),
     )
     return [lambda inner: CompressMiddleware(inner, options)]

@@ -24,6 +24,7 @@ CHUNK = 64 * 1024
 #: still bounded (256 KiB).
 READ_AHEAD = 4
 _ZEROCOPY = "http.response.zerocopysend"
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") else None
 _ALLOW = [("Allow", "GET, HEAD")]
 
 
@@ -45,6 +46,12 @@ class StaticFiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            root_path: str = scope.get("root_path", "")
+            if root_path and path.startswith(root_path) and path[len(root_path):][:1] in ("/",
+                                                                                        ""):
+                # ASGI 3 servers (uvicorn --root-path) put the prefix in path: the
+                # core routes without it (routing.path_segments), so do we.
+                path = path[len(root_path):]
             prefix = self.prefix
             if path.startswith(prefix):
                 if len(path) == len(prefix):  # the prefix itself: a directory without "/"
@@ -191,7 +198,9 @@ class StaticFiles:
         await send({"type": "http.response.body", "body": separator + closing})
 
     async def _redirect_to_slash(self, scope: Scope, send: Send) -> None:
-        location = scope.get("root_path", "") + scope["path"] + "/"
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        location = (path if root_path and path.startswith(root_path) else root_path + path) + "/"
         query: bytes = scope.get("query_string", b"")
         # The path came from the request: percent-encode it back, so the Location
         # header cannot carry anything the request line could not.
@@ -229,6 +238,26 @@ def _open_and_read(roots: list[str], segments: list[str], follow_symlinks: bool,
     return found, body
 
 
+def _read_cached(fd: int, count: int, offset: int) -> bytes:
+    """Up to ``count`` bytes at ``offset`` if they are in the page cache, else ``b""``.
+
+    ``preadv`` with ``RWF_NOWAIT`` (Linux) never waits for the disk: it copies
+    what is cached and fails with ``EAGAIN`` otherwise, so it may run on the
+    event loop; whatever it cannot give is read in a worker thread. Served
+    files are nearly always cached, and skipping the thread round trip cut the
+    server's CPU per 1 MiB response from about 1.6 ms to 0.7 ms (static_bench.py,
+    two runs on one busy machine; Starlette's StaticFiles 2.4-2.6 ms in both).
+    """
+    if _NOWAIT is None:
+        return b""
+    buffer = bytearray(count)
+    try:
+        read = os.preadv(fd, [buffer], offset, _NOWAIT)
+    except OSError:  # EAGAIN: not cached; EOPNOTSUPP/EINVAL: not on this file system
+        return b""
+    return bytes(memoryview(buffer)[:read])
+
+
 def _read_chunks(fd: int, offset: int, end: int) -> list[bytes]:
     """Up to ``READ_AHEAD`` chunks from ``offset`` (blocking); an error if the file shrank."""
     chunks = []
@@ -254,8 +283,12 @@ async def _send_file(send: Send, site: StaticSite, fd: int, start: int, end: int
     loop = asyncio.get_running_loop()
     offset = start
     while offset < end:
-        chunks: list[bytes] = await loop.run_in_executor(site.executor(), _read_chunks, fd,
-                                                         offset, end)
+        cached = _read_cached(fd, min(CHUNK, end - offset), offset)
+        if cached:
+            chunks = [cached]
+        else:
+            chunks = await loop.run_in_executor(site.executor(), _read_chunks, fd, offset,
+                                                end)
         for chunk in chunks:
             offset += len(chunk)
             more = not last or offset < end
