@@ -169,9 +169,10 @@ async def _next_message(
     idle: float | None,
 ) -> Message:
     # A message the server already has is taken without arming a timer:
-    # asyncio.timeout_at() costs more than a whole in-process HTTP/2 GET (whose
-    # one empty message is always ready, see first_message). Only a receive()
-    # that has to wait runs under the timeouts.
+    # asyncio.timeout_at() around a ready receive() measured 9-14 us under uvloop,
+    # more than a whole in-process HTTP/2 GET (~4 us), whose one empty message is
+    # always ready (see first_message). Only a receive() that has to wait runs
+    # under the timeouts.
     waiting = receive().__await__()
     try:
         signal = next(waiting)
@@ -239,7 +240,10 @@ class _Resumed:
                     return done.value  # type: ignore[no-any-return]
             else:
                 try:
-                    signal = next(iterator) if sent is None else iterator.send(sent)  # type: ignore[attr-defined]
+                    if sent is None:
+                        signal = next(iterator)
+                    else:
+                        signal = iterator.send(sent)  # type: ignore[attr-defined]
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
 
