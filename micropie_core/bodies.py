@@ -222,6 +222,7 @@ class _Resumed:
 
     def __await__(self) -> Generator[Any, Any, Message]:
         iterator, signal = self._iterator, self._signal
+        send = getattr(iterator, "send", None)
         while True:
             try:
                 sent = yield signal
@@ -240,10 +241,7 @@ class _Resumed:
                     return done.value  # type: ignore[no-any-return]
             else:
                 try:
-                    if sent is None:
-                        signal = next(iterator)
-                    else:
-                        signal = iterator.send(sent)  # type: ignore[attr-defined]
+                    signal = next(iterator) if sent is None or send is None else send(sent)
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
 
