@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from . import bodies
 from .binding import bind, form_names_to_wait_for
-from .config import Setting, validate_config
+from .config import Config, Setting, validate_config
 from .errors import ConfigError, HTTPError
 from .lifespan import run_lifespan
 from .middleware import HttpMiddleware
@@ -104,8 +104,8 @@ class App:
         declared: list[tuple[str, Setting]] = [("core", s) for s in session_settings()]
         for plugin_name, settings in self.plugins.each("register_settings", app=self):
             declared.extend((plugin_name, setting) for setting in settings)
-        self.config: dict[str, dict[str, Any]] = validate_config(config, declared)
-        self.plugins.each("app_created", app=self)
+        self.config: Config = validate_config(config, declared)
+        self.plugins.call_app_created(self)
         store = (
             session_backend.as_store()
             if session_backend is not None

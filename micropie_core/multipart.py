@@ -60,6 +60,17 @@ def parse_boundary(content_type: str) -> bytes:
     return boundary.encode("ascii")
 
 
+def _content_type(headers: list[tuple[str, str]]) -> str:
+    """The part's Content-Type as sent, parameters included (as MicroPie reports it).
+
+    The parser's own ``content_type`` drops parameters such as ``charset``.
+    """
+    for name, value in headers:
+        if name.lower() == "content-type" and value.strip():
+            return value.strip()
+    return "application/octet-stream"
+
+
 def _copy(error: BaseException) -> BaseException:
     """A fresh exception to raise in one more place (keeps tracebacks apart)."""
     if isinstance(error, HTTPError):
@@ -254,11 +265,12 @@ class MultipartReader:
                         raise HTTPError(
                             413, f"Too many files (the limit is {limits.max_files})"
                         )
+                    headers = list(event.headerlist)
                     upload = UploadedFile(
                         event.name or "",
                         event.filename,
-                        event.content_type or "application/octet-stream",
-                        list(event.headerlist),
+                        _content_type(headers),
+                        headers,
                         self._budget,
                     )
                     files._add(upload)
