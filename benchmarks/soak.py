@@ -7,13 +7,14 @@ evicts) and streamed responses. Pass: no non-2xx response, no socket error,
 server RSS growth between 10 s and the end under 5 % (the store is full by 10 s:
 its size is printed).
 
-Phase 2: the unloaded p99 of a fast endpoint (wrk, 64 connections), then the same
-measurement while 500 clients trickle a form body at 1 byte/s. Each gets a 408
+Phase 2, in interleaved rounds: the unloaded p99 of a fast endpoint (wrk, 64
+connections), then the same measurement while 500 clients trickle a form body at
+1 byte/s; the ratio of the two p99s is reported per round (median and range). Each gets a 408
 when the app's whole-body deadline passes (5 s here: short timeouts via the
 app's constructor) and reconnects; every one of those sockets must be closed by
 the server within 1 s of its 408.
 
-    python soak.py [--duration 60] [--connections 256] [--slow-clients 500]
+    python soak.py [--duration 60] [--connections 256] [--slow-clients 500] [--rounds 3]
 
 Every phase is bounded (wrk's -d, the slow clients' deadline). Needs two cores
 and wrk (installed with apt-get when missing and running as root).
@@ -27,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,6 +105,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def store_size(url: str) -> int:
@@ -226,7 +234,7 @@ async def _slow_client(port: int, stop_at: float, out: SlowClients) -> None:
 
 
 async def _slow_phase(server: Server, clients: int, duration: float,
-                      connections: int) -> tuple[WrkRun, SlowClients]:
+                      connections: int) -> tuple[WrkRun, SlowClients, float]:
     out = SlowClients()
     # Clients start a new slow request until wrk is done; one in flight then ends
     # with its 408 at most BODY_TOTAL_TIMEOUT later.
@@ -234,21 +242,48 @@ async def _slow_phase(server: Server, clients: int, duration: float,
     tasks = [asyncio.create_task(_slow_client(server.port, stop_at, out))
              for _ in range(clients)]
     await asyncio.sleep(2)  # every client connected and trickling
+    before = cpu_seconds(server.process.pid)
     loaded = await asyncio.to_thread(run_wrk, server.url + "/", duration, connections)
+    used = cpu_seconds(server.process.pid) - before
     await asyncio.wait_for(asyncio.gather(*tasks), stop_at - time.monotonic()
                            + BODY_TOTAL_TIMEOUT + 10)
-    return loaded, out
+    return loaded, out, used
 
 
-def slow(server: Server, clients: int, duration: float, connections: int) -> dict[str, object]:
-    unloaded = run_wrk(server.url + "/", duration, connections)
-    loaded, out = asyncio.run(_slow_phase(server, clients, duration, connections))
+def slow(server: Server, clients: int, duration: float, connections: int,
+         rounds: int) -> dict[str, object]:
+    unloaded: list[WrkRun] = []
+    loaded: list[WrkRun] = []
+    out = SlowClients()
+    cpu_alone: list[float] = []  # server CPU microseconds per fast request
+    cpu_loaded: list[float] = []  # the same, slow clients' requests included in the cost
+    pid = server.process.pid
+    for _ in range(rounds):  # interleaved, so drift in machine load hits both alike
+        before = cpu_seconds(pid)
+        unloaded.append(run_wrk(server.url + "/", duration, connections))
+        cpu_alone.append((cpu_seconds(pid) - before) / unloaded[-1].requests * 1e6)
+        with_slow, round_out, used = asyncio.run(
+            _slow_phase(server, clients, duration, connections))
+        loaded.append(with_slow)
+        cpu_loaded.append(used / with_slow.requests * 1e6)
+        out.responses += round_out.responses
+        out.close_delays += round_out.close_delays
+        out.never_closed += round_out.never_closed
+        out.errors += round_out.errors
+    ratios = [slow.p99_ms / alone.p99_ms for alone, slow in zip(unloaded, loaded, strict=True)]
     delays = sorted(out.close_delays)
     return {
-        "unloaded_p99_ms": unloaded.p99_ms, "loaded_p99_ms": loaded.p99_ms,
-        "unloaded_rate": unloaded.rate, "loaded_rate": loaded.rate,
-        "fast_non_2xx": unloaded.non_2xx + loaded.non_2xx,
-        "fast_socket_errors": unloaded.socket_errors + loaded.socket_errors,
+        "unloaded_p99_ms": [run.p99_ms for run in unloaded],
+        "loaded_p99_ms": [run.p99_ms for run in loaded],
+        "p99_ratio_median": statistics.median(ratios),
+        "p99_ratio_range": [min(ratios), max(ratios)],
+        # Robust to a busy machine: what each fast request cost the server.
+        "server_cpu_us_per_fast_request_alone": cpu_alone,
+        "server_cpu_us_per_fast_request_with_slow_clients": cpu_loaded,
+        "unloaded_rate": [run.rate for run in unloaded],
+        "loaded_rate": [run.rate for run in loaded],
+        "fast_non_2xx": sum(run.non_2xx for run in unloaded + loaded),
+        "fast_socket_errors": sum(run.socket_errors for run in unloaded + loaded),
         "slow_requests": len(out.responses),
         "slow_statuses": {str(s): out.responses.count(s) for s in sorted(set(out.responses))},
         "closed_within_1s": sum(1 for d in delays if d <= 1.0),
@@ -268,7 +303,8 @@ def install_wrk() -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def main(duration: float, connections: int, clients: int, slow_duration: float) -> int:
+def main(duration: float, connections: int, clients: int, slow_duration: float,
+         rounds: int) -> int:
     if not shutil.which("wrk"):
         install_wrk()
     if (os.cpu_count() or 1) < 2:
@@ -281,7 +317,7 @@ def main(duration: float, connections: int, clients: int, slow_duration: float) 
         server.wait("/", b"Hello")
         run_wrk(server.url + "/", 1, connections, MIX)  # warm-up, not recorded
         phase1 = soak(server, duration, connections)
-        phase2 = slow(server, clients, slow_duration, 64)
+        phase2 = slow(server, clients, slow_duration, 64, rounds)
     finally:
         server.stop()
     report = {"soak": phase1, "slow_clients": phase2}
@@ -310,7 +346,10 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--slow-clients", type=int, default=500)
-    parser.add_argument("--slow-duration", type=float, default=15,
+    parser.add_argument("--slow-duration", type=float, default=8,
                         help="seconds wrk measures the fast endpoint, alone and with slow clients")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of the fast endpoint alone / with slow clients")
     args = parser.parse_args()
-    sys.exit(main(args.duration, args.connections, args.slow_clients, args.slow_duration))
+    sys.exit(main(args.duration, args.connections, args.slow_clients, args.slow_duration,
+                  args.rounds))
