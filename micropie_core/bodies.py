@@ -12,6 +12,10 @@ from .types import Message, Receive
 
 KiB = 1024
 MiB = 1024 * 1024
+#: Default ``max_body_size`` (MicroPie's name and value).
+DEFAULT_MAX_BODY_SIZE: int = 16 * MiB
+#: Default ``max_form_field_size``: one multipart text field (MicroPie's name and value).
+DEFAULT_MAX_FORM_FIELD_SIZE: int = 1 * MiB
 
 
 class ClientDisconnect(Exception):
@@ -22,30 +26,33 @@ class ClientDisconnect(Exception):
 class BodyLimits:
     """Limits on request bodies; every one is an ``App(...)`` keyword argument.
 
+    ``body_timeout`` is the longest wait for each chunk of the body (MicroPie's
+    meaning), ``body_total_timeout`` the time allowed for the whole body.
     ``max_form_fields`` counts urlencoded fields and multipart parts alike;
-    ``max_files``, ``max_field_size`` (one multipart text field),
-    ``max_part_header_size`` (one header line of a part) and ``max_part_headers``
-    (header lines per part) apply to ``multipart/form-data`` bodies.
+    ``max_files``, ``max_field_size`` (one multipart text field; MicroPie's
+    ``max_form_field_size``), ``max_part_header_size`` (one header line of a
+    part) and ``max_part_headers`` (header lines per part) apply to
+    ``multipart/form-data`` bodies. ``None`` disables a size limit or timeout.
     """
 
-    max_body_size: int | None = 16 * MiB
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
     max_form_fields: int = 1000
     max_json_depth: int = 512
-    body_timeout: float | None = 60.0
-    body_idle_timeout: float | None = 10.0
+    body_timeout: float | None = 10.0
+    body_total_timeout: float | None = 60.0
     max_files: int = 100
-    max_field_size: int = 1 * MiB
+    max_field_size: int | None = DEFAULT_MAX_FORM_FIELD_SIZE
     max_part_header_size: int = 4 * KiB
     max_part_headers: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("max_body_size", "body_timeout", "body_idle_timeout"):
+        for name in ("max_body_size", "body_timeout", "body_total_timeout", "max_field_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value <= 0):
                 raise ValueError(
                     f"App({name}=...) must be a positive number or None, got {value!r}."
                 )
-        for name in ("max_form_fields", "max_json_depth", "max_files", "max_field_size",
+        for name in ("max_form_fields", "max_json_depth", "max_files",
                      "max_part_header_size", "max_part_headers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -64,8 +71,8 @@ async def read_body(
     *,
     declared_length: int | None,
     limit: int | None,
+    chunk_timeout: float | None,
     total_timeout: float | None,
-    idle_timeout: float | None,
 ) -> bytes:
     """Receive the whole body, enforcing the size limit and both timeouts.
 
@@ -73,7 +80,7 @@ async def read_body(
     actually received are counted too, so a lying or chunked client is caught.
     """
     check_declared_length(declared_length, limit)
-    timed = TimedReceive(receive, total_timeout, idle_timeout)
+    timed = TimedReceive(receive, chunk_timeout, total_timeout)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -98,7 +105,7 @@ def check_declared_length(declared_length: int | None, limit: int | None) -> Non
 class TimedReceive:
     """``await timed()``: the next ``http.request`` message, within the body timeouts.
 
-    The total timeout runs from construction; the idle timeout from each call.
+    The chunk timeout runs from each call; the total timeout from construction.
     Raises ``HTTPError(408)`` on a timeout and :class:`ClientDisconnect` when the
     client went away.
     """
@@ -106,12 +113,12 @@ class TimedReceive:
     __slots__ = ("_deadline", "_idle", "_loop", "_receive")
 
     def __init__(
-        self, receive: Receive, total_timeout: float | None, idle_timeout: float | None
+        self, receive: Receive, chunk_timeout: float | None, total_timeout: float | None
     ) -> None:
         self._receive = receive
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + total_timeout if total_timeout is not None else None
-        self._idle = idle_timeout
+        self._idle = chunk_timeout
 
     async def __call__(self) -> Message:
         wake = self._deadline

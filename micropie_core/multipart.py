@@ -201,7 +201,7 @@ class MultipartReader:
 
     async def _parse(self) -> None:
         timed = TimedReceive(
-            self._receive, self._limits.body_timeout, self._limits.body_idle_timeout
+            self._receive, self._limits.body_timeout, self._limits.body_total_timeout
         )
         parser = self._parser
         limits = self._limits
@@ -227,7 +227,7 @@ class MultipartReader:
                         upload._feed(event)
                     else:
                         text += event
-                        if len(text) > limits.max_field_size:
+                        if limits.max_field_size is not None and len(text) > limits.max_field_size:
                             raise HTTPError(
                                 413, f"Form field {text_name!r} is larger than the limit of "
                                 f"{limits.max_field_size} bytes",

@@ -89,7 +89,10 @@ class Request:
     _session_accessed = False
     _session_id: str | None = None
     _session_created: float | None = None
-    _session_snapshot: bytes = b""
+    _session_snapshot: bytes = b""  # JSON of the stored session ("snapshot" stores)
+    _session_version = 0  # Session.version when loaded or saved ("live" stores)
+    _session_new = False  # _session_id was given out but may not be stored yet (WebSockets)
+    _session_external = False  # the session belongs to an app that mounted this one
     _regenerate_session = False
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware

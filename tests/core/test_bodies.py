@@ -150,14 +150,14 @@ def _stalled_request(app: App, first_chunk_delay: float) -> tuple[int, bytes]:
     return asyncio.run(drive())
 
 
-def test_idle_body_timeout_is_408() -> None:
-    status, body = _stalled_request(Echo(body_idle_timeout=0.05), first_chunk_delay=2)
+def test_body_timeout_is_the_wait_for_each_chunk() -> None:
+    status, body = _stalled_request(Echo(body_timeout=0.05), first_chunk_delay=2)
     assert status == 408
     assert b"Timed out" in body
 
 
 def test_total_body_timeout_is_408() -> None:
-    status, _ = _stalled_request(Echo(body_timeout=0.05, body_idle_timeout=None), 2)
+    status, _ = _stalled_request(Echo(body_total_timeout=0.05, body_timeout=None), 2)
     assert status == 408
 
 
