@@ -26,7 +26,7 @@ from .responses import (
     send_plain,
 )
 from .results import ResultConverter, body_of, middleware_response
-from .routing import Route, build_routes, split_path
+from .routing import Route, build_routes, private_route, split_path
 from .sessions import SessionBackend, SessionManager, backend_for, session_settings
 from .subapps import hand_off_to_subapp
 from .types import ASGIApp, Receive, Scope, Send
@@ -148,6 +148,7 @@ class App:
                     )
             self._scope_handlers.update(handlers)
         self._asgi_stack = self._build_asgi_stack()
+        self._private_routes: dict[str, Route | None] = {}
         self._started = False
         self._start_lock: asyncio.Lock | None = None
 
@@ -438,6 +439,21 @@ class App:
         )
         bodies.parse_body(request, body, media_type, self.limits)
 
+    def _explicit_route(self, name: str) -> Route | None:
+        """The handler a middleware named in ``request._route_handler``.
+
+        Besides the routable handlers, that may be a ``_private`` method defined
+        on the subclass: never routed implicitly, reachable only this way
+        (MicroPie's explicit-routing pattern). Built on first use, then cached.
+        """
+        route = self._routes.get(name)
+        if route is not None or not name.startswith("_") or name.startswith("__"):
+            return route
+        cache = self._private_routes
+        if name not in cache:
+            cache[name] = private_route(type(self), App, name)
+        return cache[name]
+
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
         route, segments = self._match(request.path)
         # One pass over the raw headers decides whether there is a body to read
@@ -461,7 +477,13 @@ class App:
                 request.body_parsed = True
             else:
                 await self._read_body(request, receive, route, declared)
-        if has_cookie:
+        shared = request.scope.get("session")
+        if shared is not None:
+            # Mounted by an app that owns the session (see subapps.py), or under
+            # ASGI middleware that keeps one: use it, and leave saving to it.
+            request._session = shared
+            request._session_external = True
+        elif has_cookie:
             session_id = self._sessions.id_to_load(request)
             if session_id is not None:
                 await self._sessions.load(request, session_id)
@@ -477,7 +499,10 @@ class App:
                 await hand_off_to_subapp(request, receive, send)
                 return None
             if request._route_handler is not None:
-                route = self._routes.get(request._route_handler)
+                route = self._explicit_route(request._route_handler)
+                if not request.path_params:
+                    # MicroPie: the segments after the first, whatever index takes.
+                    segments = split_path(request.path)[1:]
         if route is None:
             raise HTTPError(404)
         if not request.path_params:

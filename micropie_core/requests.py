@@ -134,9 +134,13 @@ class Request:
 
     @property
     def body_params(self) -> dict[str, list[str]]:
-        """Form fields of the body as ``{name: [values]}``."""
+        """Form fields of the body as ``{name: [values]}``.
+
+        Starts from the scope's ``body_params`` when there is one (how MicroPie
+        hands a parsed form to a mounted app, and what ``Request(scope)`` takes).
+        """
         if self._body_params is None:
-            self._body_params = {}
+            self._body_params = self.scope.get("body_params") or {}
         return self._body_params
 
     @body_params.setter
@@ -195,11 +199,21 @@ class Request:
         return values[0] if values else default
 
     def json(self, name: str | None = None, default: Any = None) -> Any:
-        """The parsed JSON body, or one key of a top-level JSON object."""
+        """The parsed JSON body, or one key of a top-level JSON object.
+
+        Without a JSON body, ``json()`` is ``{}`` (as in MicroPie) unless a
+        ``default`` is given. A ``json_body`` in the scope (how MicroPie hands a
+        parsed body to a mounted app) counts as the body.
+        """
+        data = self._json
+        if data is None:
+            data = self.scope.get("json_body")
         if name is None:
-            return self._json if self._json is not None else default
-        if isinstance(self._json, dict):
-            return self._json.get(name, default)
+            if data is None:
+                return {} if default is None else default
+            return data
+        if isinstance(data, dict):
+            return data.get(name, default)
         return default
 
     async def body(self) -> bytes:
