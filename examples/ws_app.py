@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from micropie_ws import WebSocket
+from micropie_ws import WebSocket, WebSocketAttributes
 
 from micropie_core import App
 
@@ -37,23 +37,23 @@ document.getElementById("f").onsubmit = (e) => {
 </script>"""
 
 
-class ChatApp(App):
+class ChatApp(App, WebSocketAttributes):
     async def index(self) -> str:
         return PAGE  # ?room=<room>&user=<name> is read by the page's script
 
     async def ws_chat(self, ws: WebSocket, room: str, user: str = "guest") -> None:
         await ws.accept()
         await ws.join(room)
-        await self.broadcast(room, {"info": f"{user} joined"})  # type: ignore[attr-defined]
+        await self.broadcast(room, {"info": f"{user} joined"})
         try:
             async for message in ws:
                 text = message if isinstance(message, str) else "(binary)"
-                await self.broadcast(  # type: ignore[attr-defined]
+                await self.broadcast(
                     room, {"user": user, "text": text[:500]}
                 )
         finally:
             await ws.leave(room)
-            await self.broadcast(room, {"info": f"{user} left"})  # type: ignore[attr-defined]
+            await self.broadcast(room, {"info": f"{user} left"})
 
 
 def make_app() -> ChatApp:

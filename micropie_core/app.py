@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from . import bodies
 from .binding import bind, form_names_to_wait_for
 from .compat import UNSET, fold_session_arguments, one_of
-from .config import Setting, validate_config
+from .config import Config, Setting, validate_config
 from .errors import ConfigError, HTTPError
 from .lifespan import run_lifespan
 from .middleware import HttpMiddleware
@@ -26,10 +26,17 @@ from .responses import (
     send_plain,
 )
 from .results import ResultConverter, body_of, middleware_response
-from .routing import Route, build_routes, private_route, split_path
+from .routing import (
+    Route,
+    build_routes,
+    check_handler_names,
+    path_segments,
+    private_route,
+    websocket_handler_names,
+)
 from .sessions import SessionBackend, SessionManager, backend_for, session_settings
 from .subapps import hand_off_to_subapp
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("micropie")
 
@@ -49,11 +56,19 @@ class App:
     Two optional class attributes tune handlers without decorators:
     ``_methods = {"submit": ["POST"]}`` restricts HTTP methods (others get 405
     with ``Allow``) and ``_max_body_size = {"upload": 1 << 30}`` overrides the
-    body limit for one handler (``None`` = unlimited).
+    body limit for one handler (``None`` = unlimited). ``_methods`` takes the
+    standard HTTP methods; list any extension method your app serves in
+    ``_extension_methods = {"PURGE"}``.
+
+    Mistakes fail here, in the constructor, with the fix in the message: a
+    handler named like an App method or attribute (``startup``, ``request``,
+    ``config``, ...), ``ws_*`` handlers with no WebSocket plugin active, unknown
+    plugin names, ``_methods`` values that are not HTTP methods.
     """
 
     _methods: ClassVar[Mapping[str, Iterable[str]]] = {}
     _max_body_size: ClassVar[Mapping[str, int | None]] = {}
+    _extension_methods: ClassVar[Collection[str]] = ()
 
     def __init__(
         self,
@@ -65,7 +80,7 @@ class App:
         debug: bool = False,
         max_body_size: int | None = bodies.DEFAULT_MAX_BODY_SIZE,
         max_form_fields: int = 1000,
-        max_json_depth: int = 512,
+        max_json_depth: int = 200,
         body_timeout: float | None = 10.0,
         body_total_timeout: float | None = 60.0,
         max_files: int = 100,
@@ -110,14 +125,15 @@ class App:
         self.startup_handlers: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_handlers: list[Callable[[], Awaitable[None] | None]] = []
         self._routes: dict[str, Route] = build_routes(
-            type(self), App, type(self)._methods, type(self)._max_body_size
+            type(self), App, type(self)._methods, type(self)._max_body_size,
+            type(self)._extension_methods,
         )
         self.plugins = PluginHost(plugins, block_plugins)
         declared: list[tuple[str, Setting]] = [("core", s) for s in session_settings()]
         for plugin_name, settings in self.plugins.each("register_settings", app=self):
             declared.extend((plugin_name, setting) for setting in settings)
-        self.config: dict[str, dict[str, Any]] = validate_config(config, declared)
-        self.plugins.each("app_created", app=self)
+        self.config: Config = validate_config(config, declared)
+        self.plugins.call_app_created(self)
         store = (
             session_backend.as_store()
             if session_backend is not None
@@ -151,6 +167,21 @@ class App:
         self._private_routes: dict[str, Route | None] = {}
         self._started = False
         self._start_lock: asyncio.Lock | None = None
+        check_handler_names(self, App, self._routes)
+        self._check_websocket_handlers()
+
+    def _check_websocket_handlers(self) -> None:
+        if "websocket" in self._scope_handlers:
+            return
+        names = websocket_handler_names(type(self), App)
+        if names:
+            raise ConfigError(
+                f"{type(self).__name__} defines WebSocket handlers "
+                f"({', '.join(names)}), but no WebSocket plugin is active, so every "
+                "handshake would be refused. Install one with `pip install micropie-ws`, "
+                "and keep 'ws' in App(plugins=[...]) / MICROPIE_PLUGINS and out of "
+                "block_plugins."
+            )
 
     # ----------------------------------------------------------------- public API
 
@@ -352,6 +383,17 @@ class App:
                 await self._process_response(app=self, request=request, response=response)
             except Exception as exc:
                 response = self._response_for_exception(request, exc)
+        if (
+            request._body_pending
+            and type(response) is Response
+            and response.status_code >= 400
+            and scope.get("http_version", "1.1") in _HTTP1
+        ):
+            # An error before the body was received to its end (408, 413, a bad
+            # multipart part...): the rest of the body will not be read, so the
+            # server must not keep the connection for a next request. HTTP/2 and 3
+            # forbid the header; their servers reset the stream instead.
+            response.headers.append(("Connection", "close"))
         try:
             if type(response) is Response:
                 await response.send(send, head=request.method == "HEAD", strict=self.debug)
@@ -392,10 +434,11 @@ class App:
 
     # -------------------------------------------------------------------- dispatch
 
-    def _match(self, path: str) -> tuple[Route | None, list[str]]:
+    def _match(self, scope: Scope) -> tuple[Route | None, list[str]]:
+        path: str = scope.get("path", "/")
         if path == "/":
             return self._routes.get("index"), []
-        segments = split_path(path)
+        segments = path_segments(path, scope.get("raw_path"), scope.get("root_path", ""))
         if not segments:
             return self._routes.get("index"), []
         first = segments[0]
@@ -410,8 +453,18 @@ class App:
         return None, []
 
     async def _read_body(
-        self, request: Request, receive: Receive, route: Route | None, declared: int | None
+        self, request: Request, receive: Receive, route: Route | None, declared: int | None,
+        first: Message | None = None, started: float | None = None,
     ) -> None:
+        """Read (or, for multipart, start streaming) the body into ``request``.
+
+        ``first`` and ``started`` come from :func:`bodies.first_message` when the
+        request had no framing headers.
+        """
+        timed = bodies.TimedReceive(
+            receive, self.limits.body_total_timeout, self.limits.body_timeout,
+            first=first, started=started,
+        )
         media_type = request.content_type
         limit = self.limits.max_body_size
         if route is not None and route.has_body_limit:
@@ -423,20 +476,15 @@ class App:
             from .multipart import MultipartReader
 
             reader = MultipartReader(
-                request, receive, content_type=request.headers.get("content-type") or "",
+                request, timed, content_type=request.headers.get("content-type") or "",
                 limits=self.limits, max_body_size=limit, declared_length=declared,
             )
             request._form_reader = reader
             request.body_parsed = True
             await reader.start()
             return
-        body = await bodies.read_body(
-            receive,
-            declared_length=declared,
-            limit=limit,
-            chunk_timeout=self.limits.body_timeout,
-            total_timeout=self.limits.body_total_timeout,
-        )
+        body = await bodies.read_body(timed, declared_length=declared, limit=limit)
+        request._body_pending = False
         bodies.parse_body(request, body, media_type, self.limits)
 
     def _explicit_route(self, name: str) -> Route | None:
@@ -455,28 +503,53 @@ class App:
         return cache[name]
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
-        route, segments = self._match(request.path)
+        route, segments = self._match(request.scope)
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None
-        has_body = has_cookie = False
+        chunked = has_cookie = False
         for name, value in request.scope["headers"]:
             if name == b"content-length":
+                if declared is not None:  # even an equal repeat: a smuggling vector
+                    raise HTTPError(400, "More than one Content-Length header")
                 declared = _content_length(value)
-                has_body = declared > 0
             elif name == b"transfer-encoding":
-                has_body = True
+                chunked = True
             elif name == b"cookie":
                 has_cookie = True
-        if has_body:
-            if "files" in request.scope and request.scope.get("body_parsed"):
-                # Mounted by a parent app that already parsed a multipart body
-                # (see subapps.py): take its fields and files.
-                request.body_params = request.scope.get("body_params") or {}
-                request.files = request.scope["files"]
+        if chunked:
+            # RFC 9112 §6.3: Transfer-Encoding overrides any Content-Length.
+            declared = None
+            has_body = framed = True
+        elif declared is not None:
+            has_body = framed = declared > 0
+        else:
+            # Neither header: by definition no body in HTTP/1.x (the fast path,
+            # no receive() at all); HTTP/2 and 3 frame bodies themselves, so
+            # the first message tells.
+            framed = False
+            has_body = request.scope.get("http_version", "1.1") not in _HTTP1
+        if not has_body:
+            request._body_pending = False
+        elif "files" in request.scope and request.scope.get("body_parsed"):
+            # Mounted by a parent app that already parsed a multipart body
+            # (see subapps.py): take its fields and files.
+            request.body_params = request.scope.get("body_params") or {}
+            request.files = request.scope["files"]
+            request.body_parsed = True
+            request._body_pending = False
+        elif framed:
+            await self._read_body(request, receive, route, declared)
+        else:
+            first, started = await bodies.first_message(
+                receive, self.limits.body_total_timeout, self.limits.body_timeout
+            )
+            if bodies.is_whole_and_empty(first):
+                request._body_pending = False
+                # The empty message is consumed: a mounted sub-app gets it replayed.
                 request.body_parsed = True
             else:
-                await self._read_body(request, receive, route, declared)
+                await self._read_body(request, receive, route, None, first, started)
         shared = request.scope.get("session")
         if shared is not None:
             # Mounted by an app that owns the session (see subapps.py), or under
@@ -502,7 +575,10 @@ class App:
                 route = self._explicit_route(request._route_handler)
                 if not request.path_params:
                     # MicroPie: the segments after the first, whatever index takes.
-                    segments = split_path(request.path)[1:]
+                    scope = request.scope
+                    segments = path_segments(
+                        request.path, scope.get("raw_path"), scope.get("root_path", "")
+                    )[1:]
         if route is None:
             raise HTTPError(404)
         if not request.path_params:
@@ -521,7 +597,7 @@ class App:
             result = await asyncio.to_thread(route.function, self, *args, **kwargs)
         if not middlewares and (type(result) is str or type(result) is dict):
             return result  # sent by __call__ without building a Response (see there)
-        response = self._results.to_response(request, result)
+        response = self._results.to_response(request, result, route.name)
         for middleware in middlewares:
             changes = await resolve(
                 middleware.after_request(
@@ -533,6 +609,8 @@ class App:
         return response
 
 
+#: ``scope["http_version"]`` values of HTTP/1.x, where a body needs framing headers.
+_HTTP1 = ("1.1", "1.0")
 _ENTERED = "micropie_core.app"  # scope key: the App whose middleware stack the scope passed
 
 
@@ -555,7 +633,9 @@ class _CoreEntry:
 
 
 def _content_length(value: bytes) -> int:
-    if not value.isdigit():
-        raise HTTPError(400, "Invalid Content-Length header")
+    # 1*DIGIT (RFC 9110); more than 18 significant digits is beyond any body
+    # (and int() refuses 4,301 digits with a ValueError, which must not be a 500).
+    if not value.isdigit() or len(value.lstrip(b"0")) > 18:
+        raise HTTPError(400, "Invalid Content-Length header: expected a byte count")
     return int(value)
 

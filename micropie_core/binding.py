@@ -201,6 +201,8 @@ def _invalid(param: Param, value: Any) -> HTTPError:
 
 
 def _from_texts(param: Param, values: list[str]) -> Any:
+    if param.file:  # a path segment (or *args) can never be an upload
+        raise _text_for_file(param)
     convert = param.from_text
     try:
         if param.multi:
@@ -285,15 +287,18 @@ def _lookup_file(param: Param, request: Request) -> Any:
             return files[name]
         getlist = getattr(files, "getlist", None)
         return getlist(name) if getlist is not None else [files[name]]
-    text = request.query_params.get(name) or request.body_params.get(name)
-    if text:
-        raise HTTPError(
-            400, f"Invalid value for parameter '{name}': expected {param.type_name} "
-            "(a file sent as multipart/form-data), got a text value"
-        )
+    if request.query_params.get(name) or request.body_params.get(name):
+        raise _text_for_file(param)
     if param.default is EMPTY:
         raise HTTPError(400, f"Missing required parameter '{name}'")
     return param.default
+
+
+def _text_for_file(param: Param) -> HTTPError:
+    return HTTPError(
+        400, f"Invalid value for parameter '{param.name}': expected {param.type_name} "
+        "(a file sent as multipart/form-data), got a text value"
+    )
 
 
 def _collect_extra(route: Route, request: Request, kwargs: dict[str, Any]) -> None:

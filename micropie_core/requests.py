@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from contextvars import ContextVar
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from .cookies import request_cookies
+from .errors import HTTPError
 from .headers import Headers
 from .types import Receive, Scope
 from .uploads import UploadedFiles
@@ -20,20 +21,22 @@ current_request: ContextVar[Request] = ContextVar("micropie_current_request")
 
 
 def parse_urlencoded(data: str, *, max_fields: int | None = None) -> dict[str, list[str]]:
-    """Parse ``a=1&a=2&b=`` into ``{"a": ["1", "2"], "b": [""]}``.
+    """Parse ``a=1&a=2&b=&c`` into ``{"a": ["1", "2"]}``.
 
-    Raises ``ValueError`` when there are more than ``max_fields`` fields.
+    Blank values (``b=``, a bare ``c``) are omitted, as MicroPie does, so the
+    handler's parameter default applies. Raises ``ValueError`` when there are
+    more than ``max_fields`` ``&``-separated pieces, counted (at C speed)
+    before anything is split.
     """
     if not data:
         return {}
-    pairs = data.split("&")
-    if max_fields is not None and len(pairs) > max_fields:
+    if max_fields is not None and data.count("&") >= max_fields:
         raise ValueError(f"more than {max_fields} fields")
     result: dict[str, list[str]] = {}
-    for pair in pairs:
-        if not pair:
-            continue
+    for pair in data.split("&"):
         name, _, value = pair.partition("=")
+        if not value:
+            continue
         # Most names and values need no decoding; unquote only those that do.
         if "%" in name or "+" in name:
             name = unquote_plus(name)
@@ -45,26 +48,6 @@ def parse_urlencoded(data: str, *, max_fields: int | None = None) -> dict[str, l
         else:
             values.append(value)
     return result
-
-
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Parse a ``Cookie`` header leniently: a malformed pair is skipped, not fatal."""
-    cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
-        name, sep, value = chunk.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            try:
-                parsed: SimpleCookie = SimpleCookie()
-                parsed.load(f"{name}={value}")
-                value = parsed[name].value if name in parsed else value[1:-1]
-            except CookieError:
-                value = value[1:-1]
-        cookies.setdefault(name, value)
-    return cookies
 
 
 class Request:
@@ -97,6 +80,10 @@ class Request:
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware
     _form_reader: MultipartReader | None = None  # a multipart body still being parsed
+    # True until the body is known to be received to its end (or absent): an
+    # error response before that closes an HTTP/1.x connection (see App.__call__),
+    # including one for bad framing headers, raised before the body is looked at.
+    _body_pending = True
 
     def __init__(self, scope: Scope, receive: Receive | None = None, app: App | None = None):
         self.scope = scope
@@ -115,9 +102,13 @@ class Request:
 
     @property
     def cookies(self) -> dict[str, str]:
-        """Cookies sent by the client (first value wins for repeated names)."""
+        """Cookies sent by the client (first value wins for repeated names).
+
+        Parsed by :mod:`micropie_core.cookies` (browser rules, linear time); a
+        ``Cookie`` header over 64 KiB is a 400.
+        """
         if self._cookies is None:
-            self._cookies = parse_cookie_header("; ".join(self.headers.getlist("cookie")))
+            self._cookies = request_cookies(self.scope.get("headers") or [])
         return self._cookies
 
     @property
@@ -125,7 +116,17 @@ class Request:
         """Query string as ``{name: [values]}``."""
         if self._query_params is None:
             raw = self.scope.get("query_string", b"")
-            self._query_params = parse_urlencoded(raw.decode("latin-1")) if raw else {}
+            if not raw:
+                self._query_params = {}
+            else:
+                limit = self.app.limits.max_form_fields if self.app is not None else None
+                try:
+                    self._query_params = parse_urlencoded(raw.decode("latin-1"),
+                                                          max_fields=limit)
+                except ValueError:
+                    raise HTTPError(
+                        413, f"Too many query string fields (the limit is {limit})"
+                    ) from None
         return self._query_params
 
     @query_params.setter

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from http.cookies import SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .cookies import format_cookie
 from .serialization import json_dumps
 from .types import RawHeaders, Receive, Scope, Send
 
@@ -194,35 +194,6 @@ class Response:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.send(send, head=scope.get("method") == "HEAD")
-
-
-def format_cookie(
-    name: str,
-    value: str,
-    *,
-    max_age: int | None = None,
-    path: str = "/",
-    domain: str | None = None,
-    secure: bool = False,
-    httponly: bool = True,
-    samesite: str | None = "lax",
-) -> str:
-    """Build a ``Set-Cookie`` value; quotes the value when it needs quoting."""
-    cookie: SimpleCookie = SimpleCookie()
-    cookie[name] = value
-    morsel = cookie[name]
-    morsel["path"] = path
-    if max_age is not None:
-        morsel["max-age"] = max_age
-    if domain:
-        morsel["domain"] = domain
-    if secure:
-        morsel["secure"] = True
-    if httponly:
-        morsel["httponly"] = True
-    if samesite:
-        morsel["samesite"] = samesite.capitalize()
-    return morsel.OutputString()
 
 
 def safe_location(url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +34,28 @@ class ResultConverter:
             replaced.headers = response.headers
             response = replaced
         if "status_code" in changes:
+            check_status(changes["status_code"], "A middleware's after_request returned ")
             response.status_code = changes["status_code"]
         if "headers" in changes:
             response.headers = header_list(changes["headers"])
         return response
 
-    def to_response(self, request: Request, value: Any) -> Any:
-        """The response for a handler's return value, tuples included."""
+    def to_response(self, request: Request, value: Any, handler: str = "") -> Any:
+        """The response for a handler's return value, tuples included.
+
+        ``handler`` names the handler in errors (a bad tuple is the app's 500,
+        logged with this message, never an exception inside the server).
+        """
         if type(value) is str:
             return Response(value)
         if isinstance(value, tuple):
+            who = f"Handler {type(self._app).__name__}.{handler}" if handler else "A handler"
             if len(value) not in (2, 3):
                 raise TypeError(
-                    f"A handler returned a tuple of {len(value)} items; expected "
-                    "(status, body) or (status, body, headers)."
+                    f"{who} returned a tuple of {len(value)} items; expected "
+                    "(status, body) or (status, body, headers), e.g. return 201, {'id': 1}."
                 )
+            check_status(value[0], f"{who} returned {_short(value)}: ", value)
             response = self.body_response(request, value[1])
             response.status_code = value[0]
             if len(value) == 3 and value[2]:
@@ -83,7 +91,9 @@ class ResultConverter:
 
 def middleware_response(result: Mapping[str, Any]) -> Response:
     """The response for a middleware's early answer ``{"status_code", "body", "headers"}``."""
-    response = Response(result.get("body", ""), result.get("status_code", 200))
+    status = result.get("status_code", 200)
+    check_status(status, "A middleware's before_request returned ")
+    response = Response(result.get("body", ""), status)
     response.headers = header_list(result.get("headers")) + response.headers
     return response
 
@@ -91,3 +101,30 @@ def middleware_response(result: Mapping[str, Any]) -> Response:
 def body_of(response: Any) -> Any:
     """The body a middleware's ``after_request`` sees (the object itself if streamed)."""
     return response.body if isinstance(response, Response) else response
+
+
+def check_status(status: Any, found: str, result: tuple[Any, ...] | None = None) -> None:
+    """Raise ``TypeError`` unless ``status`` is an int HTTP status (100-599).
+
+    ``found`` starts the message (who returned what); for a tuple in Flask's
+    order, ``(body, status)``, the message shows the tuple the right way round.
+    """
+    if type(status) is int and 100 <= status <= 599:
+        return
+    if result is not None and len(result) >= 2 and type(result[1]) is int:
+        swapped = (result[1], result[0], *result[2:])
+        raise TypeError(
+            f"{found}the status must come first: (status, body[, headers]), not Flask's "
+            f"(body, status). Write: return {_short(swapped, parens=False)}"
+        )
+    if type(status) is int:
+        problem = f"the status {status} is not an HTTP status (100-599)"
+    else:
+        problem = f"the status must be an int, got {type(status).__name__} {status!r}"
+    raise TypeError(f"{found}{problem}. Expected (status, body[, headers]), "
+                    "e.g. return 201, {'id': 1}.")
+
+
+def _short(value: tuple[Any, ...], parens: bool = True) -> str:
+    inner = ", ".join(reprlib.repr(item) for item in value)
+    return f"({inner})" if parens else inner

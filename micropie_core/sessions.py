@@ -336,19 +336,16 @@ class SessionManager:
     def _cookie_id(self, request: Request) -> str | None:
         """The valid session id in the request's cookies, else ``None``.
 
-        Reads the raw ``Cookie`` headers (first occurrence wins, like
-        ``request.cookies``) without parsing every cookie: a request with a
-        large or garbage cookie costs a scan, never a store call.
+        ``request.cookies`` decides (one parser, the same rules everywhere);
+        a request whose Cookie headers do not even contain the cookie name
+        is not parsed at all. A malformed id costs no store call.
         """
         name = self._cookie_name_bytes
-        for header, value in request.scope["headers"]:
-            if header != b"cookie" or name not in value:
-                continue
-            for chunk in value.split(b";"):
-                key, sep, candidate = chunk.partition(b"=")
-                if sep and key.strip() == name:
-                    return self.valid_id(candidate.strip().decode("latin-1"))
-        return None
+        if not any(header == b"cookie" and name in value
+                   for header, value in request.scope["headers"]):
+            return None
+        session_id = request.cookies.get(self.cookie_name)
+        return self.valid_id(session_id) if session_id is not None else None
 
     # ------------------------------------------------------------------ load
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 from .requests import Request
+from .routing import tail_start
 from .types import Message, Receive, Send
 
 
@@ -30,7 +32,7 @@ async def hand_off_to_subapp(request: Request, receive: Receive, send: Send) -> 
     mount = str(getattr(request, "_subapp_mount_path", "")).strip("/")
     root = request.scope.get("root_path", "")
     scope["root_path"] = f"{root}/{mount}" if mount else root
-    scope["raw_path"] = scope["path"].encode("utf-8")
+    scope["raw_path"] = _raw_path_of(request.scope.get("raw_path"), scope["path"])
     replay: list[Message] = []
     if request._form_reader is not None:
         # A partly consumed receive() stream would start the child mid-boundary.
@@ -77,3 +79,16 @@ def _committing_session(request: Request, send: Send) -> Send:
         await send(message)
 
     return send_with_session
+def _raw_path_of(parent_raw: bytes | None, path: str) -> bytes:
+    """The sub-app's ``raw_path``: the tail of the parent's that decodes to ``path``.
+
+    So an encoded slash (``a%2Fb``) stays one segment in the sub-app too; a
+    path the middleware made up is percent-encoded afresh (never decoded twice).
+    """
+    if parent_raw:
+        raw = parent_raw.partition(b"?")[0].lstrip(b"/").split(b"/")
+        decoded = [unquote_to_bytes(s).decode("utf-8", "replace") for s in raw]
+        start = tail_start(decoded, path)
+        if start is not None:
+            return b"/" + b"/".join(raw[start:])
+    return quote(path, safe="/!$&'()*+,;=:@~").encode("ascii")

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -29,6 +30,7 @@ DOC = ROOT / "docs" / "coming_from_micropie.md"
 EXPLANATIONS = Path(__file__).with_name("micropie_conformance.toml")
 VERSION = "0.32"
 EXPECTED_TESTS = 75
+TEST_TIMEOUT = 10
 #: Names MicroPie exports from one module that live in the WebSocket plugin here.
 WS_NAMES = {"WebSocket", "WebSocketRequest", "WebSocketMiddleware", "ConnectionClosed"}
 _IMPORT_BLOCK = re.compile(r"^from micropie import \(\n(?P<names>.*?)^\)\n", re.M | re.S)
@@ -86,10 +88,29 @@ def explanation(reason: str, rows: dict[str, str]) -> str | None:
     return None
 
 
+class _Timeout(Exception):
+    """A test ran longer than TEST_TIMEOUT seconds."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise _Timeout(f"the test ran longer than {TEST_TIMEOUT} s")
+
+
 class _Result(unittest.TextTestResult):
+    """Records each test's outcome; a test that hangs is stopped after TEST_TIMEOUT s."""
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.outcomes: dict[str, str] = {}
+
+    def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802 (unittest API)
+        super().startTest(test)
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(TEST_TIMEOUT)
+
+    def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+        signal.alarm(0)
+        super().stopTest(test)
 
     def _name(self, test: unittest.TestCase) -> str:
         return test.id().rpartition(".")[2]

@@ -27,7 +27,8 @@ def _documented() -> dict[str, str]:
     documented = {}
     for section in sections:
         title, _, body = section.partition("\n")
-        match = re.search(r"```python\n(def .*?)\n```", body, flags=re.DOTALL)
+        # The signature block is a stub, valid Python: "def name(...) -> T: ..."
+        match = re.search(r"```python\n(def .*?)(?:: \.\.\.)?\n```", body, flags=re.DOTALL)
         documented[title.strip()] = match.group(1) if match else ""
     return documented
 

@@ -8,6 +8,7 @@ import pytest
 
 from micropie_core import App
 from micropie_core.testing import TestClient
+from micropie_core.types import Message
 
 Client = Callable[..., TestClient]
 
@@ -56,7 +57,7 @@ def test_method_name_with_path_parameter(client: Client) -> None:
     assert c.get("/greet/Alice").text == "Hello, Alice!"
     assert c.get("/greet?name=Bob").text == "Hello, Bob!"
     assert c.get("/greet").text == "Hello, Guest!"
-    assert c.get("/greet/").text == "Hello, Guest!"
+    assert c.get("/greet/").text == "Hello, !"  # SPEC §3: a trailing slash passes ""
 
 
 def test_unknown_route_is_404_without_catch_all_index(client: Client) -> None:
@@ -201,3 +202,30 @@ def test_a_bad_per_handler_body_limit_fails_at_construction(limit: Any) -> None:
             f"Broken._max_body_size['upload'] expects a positive number of bytes (int) or "
             f"None for no limit, got {limit!r}")):
         Broken()
+
+
+def test_a_root_path_prefix_in_the_path_is_not_part_of_the_route() -> None:
+    # uvicorn --root-path /api sends path "/api/greet/Ann" with root_path "/api".
+    with TestClient(Site()) as c:
+        def get(path: str, root_path: str) -> tuple[int, str]:
+            async def call() -> tuple[int, str]:
+                sent: list[Message] = []
+
+                async def receive() -> Message:
+                    return {"type": "http.request", "body": b"", "more_body": False}
+
+                async def send(message: Message) -> None:
+                    sent.append(message)
+
+                scope = c.build_scope("http", path)
+                scope["root_path"] = root_path
+                await c.app(scope, receive, send)
+                body = b"".join(m.get("body", b"") for m in sent
+                                if m["type"] == "http.response.body")
+                return int(sent[0]["status"]), body.decode()
+            return c.run(call())
+
+        assert get("/api/greet/Ann", "/api") == (200, "Hello, Ann!")
+        assert get("/api", "/api") == (200, "home")
+        assert get("/greet/Ann", "/api") == (200, "Hello, Ann!")  # a mount that rewrote path
+        assert get("/apix/greet", "/api")[0] == 404  # only a whole segment is a prefix

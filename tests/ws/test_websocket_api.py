@@ -336,10 +336,19 @@ def test_handler_crash_is_logged_and_closes_1011(
 
 
 def test_without_the_plugin_the_core_closes_websockets(client: Client) -> None:
-    c = client(Probe(block_plugins=["ws"]))
+    class HttpOnly(App):
+        async def index(self) -> str:
+            return "http only"
+
+    c = client(HttpOnly(block_plugins=["ws"]))
     with pytest.raises(WebSocketDenied) as exc, c.websocket_connect("/states"):
         pass
     assert exc.value.close_code == 1008
+
+
+def test_ws_handlers_without_the_plugin_fail_at_construction_naming_the_package() -> None:
+    with pytest.raises(ConfigError, match=r"ws_states.*pip install micropie-ws"):
+        Probe(block_plugins=["ws"])
 
 
 def test_config_errors_name_the_key() -> None:

@@ -36,7 +36,7 @@ from .websocket import (
 if TYPE_CHECKING:
     from micropie_core import App
 
-    from .broadcast import Broadcaster
+    from .rooms import Broadcaster
 
 logger = logging.getLogger("micropie")
 
@@ -95,7 +95,10 @@ class WebSocketEndpoint:
             session_id = app._sessions.id_to_load(request)
             if session_id is not None:
                 await app._sessions.load(request, session_id)
-            default_name, segments = handler_name(request.path)
+            scope = request.scope
+            default_name, segments = handler_name(
+                request.path, scope.get("raw_path"), scope.get("root_path", "")
+            )
             for middleware in middlewares:
                 rejection = await resolve(middleware.before_websocket(request))
                 if rejection:

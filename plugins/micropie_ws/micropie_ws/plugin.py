@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from micropie_core import ConfigError, Setting, hookimpl
 from micropie_core.types import ASGIApp
 
-from .broadcast import Broadcaster
 from .endpoint import WebSocketEndpoint
 from .redis_bridge import RedisBridge, redis_available
+from .rooms import Broadcaster
 from .routing import build_ws_routes
 from .security import OriginPolicy
 
@@ -85,6 +85,9 @@ def app_created(app: App) -> None:
         config["max_message_size"],
         broadcaster,
     )
+    # Attributes, as MicroPie code expects them (self.broadcast, app.ws_middlewares);
+    # typed access for mypy users is in access.py (broadcast(app, ...), the
+    # WebSocketAttributes mixin).
     app.ws_endpoint = endpoint  # type: ignore[attr-defined]
     app.broadcast = broadcaster.broadcast  # type: ignore[attr-defined]
     if not hasattr(app, "ws_middlewares"):

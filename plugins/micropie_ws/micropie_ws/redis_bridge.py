@@ -6,7 +6,7 @@ carries the publishing process's id so that process skips its own copy (its
 members were served directly). When Redis goes away, the subscriber
 reconnects with backoff and subscribes again; messages published while Redis
 was unreachable are lost (pub/sub keeps nothing) and ``broadcast`` raises
-:class:`~micropie_ws.broadcast.BroadcastError` meanwhile.
+:class:`~micropie_ws.BroadcastError` meanwhile.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from micropie_core.types import Message
 
-from .broadcast import BroadcastError
+from .rooms import BroadcastError
 
 __all__ = ["RedisBridge"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from micropie_core import App, HTTPError, Request
 from micropie_core.binding import bind, plan_params
-from micropie_core.routing import Route, split_path
+from micropie_core.routing import Route, path_segments
 
 __all__ = ["WsRoute", "build_ws_routes", "resolve_route"]
 
@@ -88,9 +88,15 @@ def _route(cls: type, name: str, function: Callable[..., Any]) -> WsRoute:
     return WsRoute(name=name, function=function, plan=plan)
 
 
-def handler_name(path: str) -> tuple[str, list[str]]:
-    """``/chat/lobby`` → ``("ws_chat", ["lobby"])``; ``/`` → ``("ws_index", [])``."""
-    segments = split_path(path)
+def handler_name(
+    path: str, raw_path: bytes | None = None, root_path: str = ""
+) -> tuple[str, list[str]]:
+    """``/chat/lobby`` → ``("ws_chat", ["lobby"])``; ``/`` → ``("ws_index", [])``.
+
+    Segments are those HTTP routes on (:func:`micropie_core.routing.path_segments`):
+    an encoded slash stays in its segment, NUL and dot segments are a 404.
+    """
+    segments = path_segments(path, raw_path, root_path)
     if not segments:
         return PREFIX + "index", []
     return PREFIX + segments[0], segments[1:]

@@ -13,7 +13,7 @@ from micropie_core.types import Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from micropie_core import Request
 
-    from .broadcast import Broadcaster
+    from .rooms import Broadcaster
 
 __all__ = ["ConnectionClosed", "InvalidMessage", "WebSocket", "WebSocketState"]
 
