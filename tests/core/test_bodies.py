@@ -43,7 +43,7 @@ def test_urlencoded_and_json_bodies(client: Client) -> None:
 def test_json_in_text_plain_is_not_parsed(client: Client) -> None:
     response = client(Echo()).post("/raw", content=b'{"a": 1}',
                                    headers={"content-type": "text/plain"})
-    assert response.json() == {"raw": '{"a": 1}', "json": None, "form": {}}
+    assert response.json() == {"raw": '{"a": 1}', "json": {}, "form": {}}
 
 
 def test_bad_json_is_400(client: Client) -> None:
