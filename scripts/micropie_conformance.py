@@ -103,12 +103,12 @@ class _Result(unittest.TextTestResult):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.outcomes: dict[str, str] = {}
 
-    def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802 (unittest API)
+    def startTest(self, test: unittest.TestCase) -> None:
         super().startTest(test)
         signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(TEST_TIMEOUT)
 
-    def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+    def stopTest(self, test: unittest.TestCase) -> None:
         signal.alarm(0)
         super().stopTest(test)
 
