@@ -37,7 +37,8 @@ def _served(redis_url: str | None = None) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MICROPIE_PLUGINS", "REDIS_URL")}
     if redis_url is not None:
         env["REDIS_URL"] = redis_url
-    server = subprocess.Popen([MICROPIE, "run", "--port", str(port), "--log-level", "warning"],
+    server = subprocess.Popen([MICROPIE, "run", "--port", str(port), "--log-level", "warning",
+                               "--timeout-graceful-shutdown", "2"],
                               cwd=CHAT_DIR, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
