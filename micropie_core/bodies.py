@@ -14,6 +14,10 @@ from .types import Message, Receive
 
 KiB = 1024
 MiB = 1024 * 1024
+#: Default ``max_body_size`` (MicroPie's name and value).
+DEFAULT_MAX_BODY_SIZE: int = 16 * MiB
+#: Default ``max_form_field_size``: one multipart text field (MicroPie's name and value).
+DEFAULT_MAX_FORM_FIELD_SIZE: int = 1 * MiB
 
 
 class ClientDisconnect(Exception):
@@ -24,32 +28,35 @@ class ClientDisconnect(Exception):
 class BodyLimits:
     """Limits on request bodies; every one is an ``App(...)`` keyword argument.
 
+    ``body_timeout`` is the longest wait for each chunk of the body (MicroPie's
+    meaning), ``body_total_timeout`` the time allowed for the whole body.
     ``max_form_fields`` counts urlencoded fields, multipart parts and query
     string fields alike; ``max_json_depth`` is at most 254 (what orjson can
-    serialize back);
-    ``max_files``, ``max_field_size`` (one multipart text field),
-    ``max_part_header_size`` (one header line of a part) and ``max_part_headers``
-    (header lines per part) apply to ``multipart/form-data`` bodies.
+    serialize back); ``max_files``, ``max_field_size`` (one multipart text
+    field; MicroPie's ``max_form_field_size``), ``max_part_header_size`` (one
+    header line of a part) and ``max_part_headers`` (header lines per part)
+    apply to ``multipart/form-data`` bodies. ``None`` disables a size limit or
+    timeout.
     """
 
-    max_body_size: int | None = 16 * MiB
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
     max_form_fields: int = 1000
     max_json_depth: int = 200
-    body_timeout: float | None = 60.0
-    body_idle_timeout: float | None = 10.0
+    body_timeout: float | None = 10.0
+    body_total_timeout: float | None = 60.0
     max_files: int = 100
-    max_field_size: int = 1 * MiB
+    max_field_size: int | None = DEFAULT_MAX_FORM_FIELD_SIZE
     max_part_header_size: int = 4 * KiB
     max_part_headers: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("max_body_size", "body_timeout", "body_idle_timeout"):
+        for name in ("max_body_size", "body_timeout", "body_total_timeout", "max_field_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value <= 0):
                 raise ValueError(
                     f"App({name}=...) must be a positive number or None, got {value!r}."
                 )
-        for name in ("max_form_fields", "max_json_depth", "max_files", "max_field_size",
+        for name in ("max_form_fields", "max_json_depth", "max_files",
                      "max_part_header_size", "max_part_headers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

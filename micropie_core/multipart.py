@@ -237,7 +237,7 @@ class MultipartReader:
                         upload._feed(event)
                     else:
                         text += event
-                        if len(text) > limits.max_field_size:
+                        if limits.max_field_size is not None and len(text) > limits.max_field_size:
                             raise HTTPError(
                                 413, f"Form field {text_name!r} is larger than the limit of "
                                 f"{limits.max_field_size} bytes",

@@ -37,6 +37,6 @@ app = Soak(
     plugins=["sessions", "streaming"],
     config={"sessions": {"max_sessions": int(os.environ.get("SOAK_MAX_SESSIONS", "20000"))}},
     # MicroPie's per-chunk wait and the whole-body deadline.
-    body_idle_timeout=float(os.environ.get("SOAK_BODY_TIMEOUT", "2")),
-    body_timeout=float(os.environ.get("SOAK_BODY_TOTAL_TIMEOUT", "5")),
+    body_timeout=float(os.environ.get("SOAK_BODY_TIMEOUT", "2")),
+    body_total_timeout=float(os.environ.get("SOAK_BODY_TOTAL_TIMEOUT", "5")),
 )

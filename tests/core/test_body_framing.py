@@ -211,7 +211,7 @@ def test_http2_first_message_that_never_comes_is_408() -> None:
         await asyncio.sleep(30)
         raise AssertionError
 
-    result = run(drive(Echo(body_idle_timeout=0.2), "/form", [stall],
+    result = run(drive(Echo(body_timeout=0.2), "/form", [stall],
                        headers=[("content-type", FORM)], http_version="2"))
     assert result.status == 408
 
@@ -260,7 +260,7 @@ def slow(seconds: float) -> Any:
     # counted over the limit while reading
     (Echo(max_body_size=10), "/form", FORM, body_messages([b"x" * 8, b"x" * 8, b"x"]), [], 413),
     # too slow
-    (Echo(body_idle_timeout=0.1), "/form", FORM, [slow(30)], [], 408),
+    (Echo(body_timeout=0.1), "/form", FORM, [slow(30)], [], 408),
     (Echo(body_timeout=0.2), "/form", FORM,
      [{"type": "http.request", "body": b"n", "more_body": True}, slow(30)], [], 408),
     # malformed part while the multipart body is still arriving

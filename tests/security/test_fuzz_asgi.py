@@ -78,7 +78,7 @@ class Target(App):
 def run() -> Iterator[Any]:
     """Run coroutines on one event loop for the module, with the app started once."""
     loop = asyncio.new_event_loop()
-    app = Target(body_timeout=2, body_idle_timeout=1)
+    app = Target(body_total_timeout=2, body_timeout=1)
     loop.run_until_complete(app.startup())
 
     def go(scope: Any, messages: list[Any]) -> None:

@@ -41,7 +41,7 @@ class Forms(App):
 @pytest.fixture(scope="module")
 def send() -> Iterator[Any]:
     loop = asyncio.new_event_loop()
-    app = Forms(body_timeout=2, body_idle_timeout=1, max_part_headers=MAX_PART_HEADERS)
+    app = Forms(body_total_timeout=2, body_timeout=1, max_part_headers=MAX_PART_HEADERS)
     loop.run_until_complete(app.startup())
 
     def go(body: bytes, boundary: str, messages: list[Any], declare: bool) -> tuple[int, Any]:

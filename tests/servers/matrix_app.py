@@ -73,6 +73,7 @@ class Matrix(App):
 
 
 PLUGINS = ["sessions", "streaming", "ws"]
-app = Matrix(plugins=PLUGINS)
+# Plain http on 127.0.0.1: the Secure session cookie (the default) would not come back.
+app = Matrix(plugins=PLUGINS, session_cookie_secure=False)
 _timeout = float(os.environ.get("MATRIX_BODY_TIMEOUT", "0.5"))
-slow = Matrix(plugins=PLUGINS, body_idle_timeout=_timeout, body_timeout=_timeout)
+slow = Matrix(plugins=PLUGINS, body_timeout=_timeout, body_total_timeout=_timeout)
