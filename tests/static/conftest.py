@@ -63,12 +63,13 @@ app = Site(plugins=["static", "sessions"], config={{"static": {config!r}}})
 '''
 
 
-def serve(tree: Tree, name: str, **config: object) -> UvicornProcess:
+def serve(tree: Tree, name: str, extra_args: list[str] | None = None,
+          **config: object) -> UvicornProcess:
     """A uvicorn process serving ``tree.public`` with these ``static`` settings."""
     module = tree.root / f"{name}.py"
     module.write_text(textwrap.dedent(APP.format(
         config={"directories": str(tree.public), **config})))
-    return UvicornProcess(f"{name}:app", tree.root)
+    return UvicornProcess(f"{name}:app", tree.root, extra_args=extra_args)
 
 
 @pytest.fixture(scope="module")

@@ -130,8 +130,8 @@ def test_cache_control_from_max_age(tree: Tree) -> None:
 
 
 def test_behind_a_root_path(tree: Tree) -> None:
-    process = serve(tree, "static_root_path", index="index.html")
-    process.extra_args = ["--root-path", "/app"]
+    process = serve(tree, "static_root_path", extra_args=["--root-path", "/app"],
+                    index="index.html")
     # uvicorn puts the root path in front of the path the proxy forwarded (ASGI 3).
     with process as server, httpx.Client(base_url=server.url, timeout=10) as http:
         assert http.get("/static/hello.txt").text == "hello, world\n"
