@@ -25,7 +25,10 @@ BODY_TIMEOUT = 0.5
 FORM = "application/x-www-form-urlencoded"
 
 
-@pytest.fixture(scope="module", params=HTTP1_SERVERS, ids=[s.name for s in HTTP1_SERVERS])
+# A fresh server per test: granian-h1 that has already sent a 408 on an earlier
+# connection was seen keeping the next malformed-multipart socket open (not
+# investigated yet); each test here checks a server that starts clean.
+@pytest.fixture(params=HTTP1_SERVERS, ids=[s.name for s in HTTP1_SERVERS])
 def served(request: pytest.FixtureRequest,
            certs: Certificates) -> Iterator[tuple[Server, ServerProcess]]:
     server: Server = request.param
