@@ -248,9 +248,9 @@ JSON_BODIES: dict[str, Callable[[], bytes]] = {
 
 
 async def main(rounds: int, only: str | None) -> None:
-    app = Target(max_body_size=64 * MiB, body_timeout=None, body_idle_timeout=None)
+    app = Target(max_body_size=64 * MiB, body_timeout=None, body_total_timeout=None)
     raised = Target(max_form_fields=200_000, max_body_size=64 * MiB, body_timeout=None,
-                    body_idle_timeout=None)
+                    body_total_timeout=None)
     await app.startup()
     await raised.startup()
     selected = [(name, app, pair) for name, pair in cases().items()]

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from . import bodies
 from .binding import bind, form_names_to_wait_for
-from .config import Setting, validate_config
+from .compat import UNSET, fold_session_arguments, one_of
+from .config import Config, Setting, validate_config
 from .errors import ConfigError, HTTPError
 from .lifespan import lifespan_settings, run_lifespan
 from .middleware import HttpMiddleware
@@ -30,11 +31,12 @@ from .routing import (
     build_routes,
     check_handler_names,
     path_segments,
+    private_route,
     websocket_handler_names,
 )
-from .sessions import SessionBackend, SessionManager, session_settings
+from .sessions import SessionBackend, SessionManager, backend_for, session_settings
 from .subapps import hand_off_to_subapp
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("micropie")
 
@@ -44,7 +46,12 @@ class App:
 
     Configuration lives in the constructor: body limits and timeouts as keyword
     arguments, plugin settings in ``config={section: {...}}``, plugin selection
-    in ``plugins=[...]`` / ``block_plugins=[...]``.
+    in ``plugins=[...]`` / ``block_plugins=[...]``. MicroPie's session
+    arguments (``session_timeout``, ``session_cookie_secure``,
+    ``session_id_factory``, ``session_id_validator``) set the same settings as
+    ``config={"sessions": {"ttl", "secure", "id_factory", "id_validator"}}``;
+    ``max_form_field_size`` is ``max_field_size``. Giving one setting both
+    ways is a :class:`ConfigError`.
 
     Two optional class attributes tune handlers without decorators:
     ``_methods = {"submit": ["POST"]}`` restricts HTTP methods (others get 405
@@ -71,28 +78,49 @@ class App:
         block_plugins: Iterable[str] = (),
         config: Mapping[str, Any] | None = None,
         debug: bool = False,
-        max_body_size: int | None = 16 * bodies.MiB,
+        max_body_size: int | None = bodies.DEFAULT_MAX_BODY_SIZE,
         max_form_fields: int = 1000,
         max_json_depth: int = 200,
-        body_timeout: float | None = 60.0,
-        body_idle_timeout: float | None = 10.0,
+        body_timeout: float | None = 10.0,
+        body_total_timeout: float | None = 60.0,
         max_files: int = 100,
-        max_field_size: int = 1 * bodies.MiB,
+        max_field_size: int | Any | None = UNSET,
         max_part_header_size: int = 4 * bodies.KiB,
         max_part_headers: int = 8,
+        max_form_field_size: int | Any | None = UNSET,
+        session_timeout: int | Any = UNSET,
+        session_cookie_secure: bool | Any | None = UNSET,
+        session_id_factory: Callable[[], str] | Any = UNSET,
+        session_id_validator: Callable[[str], str | None] | Any | None = UNSET,
     ) -> None:
         self.debug = debug
+        field_size = one_of("max_field_size", max_field_size,
+                            "max_form_field_size", max_form_field_size,
+                            bodies.DEFAULT_MAX_FORM_FIELD_SIZE)
+        if max_form_field_size is not UNSET and field_size is not None and (
+            isinstance(field_size, bool) or not isinstance(field_size, int) or field_size <= 0
+        ):
+            raise ValueError(
+                f"App(max_form_field_size=...) must be a positive int or None, got "
+                f"{field_size!r}."
+            )
         self.limits = bodies.BodyLimits(
             max_body_size=max_body_size,
             max_form_fields=max_form_fields,
             max_json_depth=max_json_depth,
             body_timeout=body_timeout,
-            body_idle_timeout=body_idle_timeout,
+            body_total_timeout=body_total_timeout,
             max_files=max_files,
-            max_field_size=max_field_size,
+            max_field_size=field_size,
             max_part_header_size=max_part_header_size,
             max_part_headers=max_part_headers,
         )
+        config = fold_session_arguments(config, {
+            "session_timeout": session_timeout,
+            "session_cookie_secure": session_cookie_secure,
+            "session_id_factory": session_id_factory,
+            "session_id_validator": session_id_validator,
+        })
         self.middlewares: list[HttpMiddleware] = []
         self.startup_handlers: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_handlers: list[Callable[[], Awaitable[None] | None]] = []
@@ -106,8 +134,8 @@ class App:
         ]
         for plugin_name, settings in self.plugins.each("register_settings", app=self):
             declared.extend((plugin_name, setting) for setting in settings)
-        self.config: dict[str, dict[str, Any]] = validate_config(config, declared)
-        self.plugins.each("app_created", app=self)
+        self.config: Config = validate_config(config, declared)
+        self.plugins.call_app_created(self)
         store = (
             session_backend.as_store()
             if session_backend is not None
@@ -120,6 +148,7 @@ class App:
                 "that store. The built-in store is 'memory'; 'redis' needs "
                 "`pip install micropie-sessions-redis`."
             )
+        self._session_backend = session_backend
         self._sessions = SessionManager(store, self.config["sessions"])
         self._template_renderer = self.plugins.first("template_renderer", app=self)
         self._results = ResultConverter(self, self.plugins.compile_first("response_from_value"))
@@ -137,6 +166,7 @@ class App:
                     )
             self._scope_handlers.update(handlers)
         self._asgi_stack = self._build_asgi_stack()
+        self._private_routes: dict[str, Route | None] = {}
         self._started = False
         self._start_lock: asyncio.Lock | None = None
         check_handler_names(self, App, self._routes)
@@ -156,6 +186,59 @@ class App:
             )
 
     # ----------------------------------------------------------------- public API
+
+    # MicroPie's documented App attributes, read from the settings they name.
+
+    @property
+    def session_backend(self) -> SessionBackend | None:
+        """The session store as a MicroPie ``SessionBackend`` (``None`` without sessions).
+
+        The backend given to the constructor, else a view of the active store
+        (an ``InMemorySessionBackend`` for the memory store).
+        """
+        if self._session_backend is None and self._sessions.store is not None:
+            self._session_backend = backend_for(self._sessions.store, self._sessions.ttl)
+        return self._session_backend
+
+    @property
+    def body_timeout(self) -> float | None:
+        """Longest wait for each chunk of a request body, in seconds (``None``: no limit)."""
+        return self.limits.body_timeout
+
+    @property
+    def max_body_size(self) -> int | None:
+        """Largest request body in bytes (``None``: no limit)."""
+        return self.limits.max_body_size
+
+    @property
+    def max_form_field_size(self) -> int | None:
+        """Largest multipart text field in bytes (``None``: no limit)."""
+        return self.limits.max_field_size
+
+    @property
+    def session_timeout(self) -> int:
+        """Seconds of inactivity before a session expires (config ``sessions.ttl``)."""
+        return self._sessions.ttl
+
+    @property
+    def session_cookie_secure(self) -> bool | None:
+        """Whether the session cookie is ``Secure`` (config ``sessions.secure``)."""
+        return self._sessions.secure
+
+    @property
+    def session_id_factory(self) -> Callable[[], str]:
+        """What makes new session ids (config ``sessions.id_factory``)."""
+        return self._sessions.id_factory
+
+    @property
+    def session_id_validator(self) -> Callable[[str], str | None] | None:
+        """What checks session ids from cookies (config ``sessions.id_validator``)."""
+        return self._sessions.id_validator
+
+    @property
+    def env(self) -> Any:
+        """The Jinja2 environment of the templates plugin, or ``None`` without one."""
+        return getattr(self._template_renderer, "environment", None)
 
     @property
     def request(self) -> Request:
@@ -302,6 +385,17 @@ class App:
                 await self._process_response(app=self, request=request, response=response)
             except Exception as exc:
                 response = self._response_for_exception(request, exc)
+        if (
+            request._body_pending
+            and type(response) is Response
+            and response.status_code >= 400
+            and scope.get("http_version", "1.1") in _HTTP1
+        ):
+            # An error before the body was received to its end (408, 413, a bad
+            # multipart part...): the rest of the body will not be read, so the
+            # server must not keep the connection for a next request. HTTP/2 and 3
+            # forbid the header; their servers reset the stream instead.
+            response.headers.append(("Connection", "close"))
         try:
             if type(response) is Response:
                 await response.send(send, head=request.method == "HEAD", strict=self.debug)
@@ -361,8 +455,18 @@ class App:
         return None, []
 
     async def _read_body(
-        self, request: Request, receive: Receive, route: Route | None, declared: int | None
+        self, request: Request, receive: Receive, route: Route | None, declared: int | None,
+        first: Message | None = None, started: float | None = None,
     ) -> None:
+        """Read (or, for multipart, start streaming) the body into ``request``.
+
+        ``first`` and ``started`` come from :func:`bodies.first_message` when the
+        request had no framing headers.
+        """
+        timed = bodies.TimedReceive(
+            receive, self.limits.body_total_timeout, self.limits.body_timeout,
+            first=first, started=started,
+        )
         media_type = request.content_type
         limit = self.limits.max_body_size
         if route is not None and route.has_body_limit:
@@ -374,48 +478,87 @@ class App:
             from .multipart import MultipartReader
 
             reader = MultipartReader(
-                request, receive, content_type=request.headers.get("content-type") or "",
+                request, timed, content_type=request.headers.get("content-type") or "",
                 limits=self.limits, max_body_size=limit, declared_length=declared,
             )
             request._form_reader = reader
             request.body_parsed = True
             await reader.start()
             return
-        body = await bodies.read_body(
-            receive,
-            declared_length=declared,
-            limit=limit,
-            total_timeout=self.limits.body_timeout,
-            idle_timeout=self.limits.body_idle_timeout,
-        )
+        body = await bodies.read_body(timed, declared_length=declared, limit=limit)
+        request._body_pending = False
         bodies.parse_body(request, body, media_type, self.limits)
+
+    def _explicit_route(self, name: str) -> Route | None:
+        """The handler a middleware named in ``request._route_handler``.
+
+        Besides the routable handlers, that may be a ``_private`` method defined
+        on the subclass: never routed implicitly, reachable only this way
+        (MicroPie's explicit-routing pattern). Built on first use, then cached.
+        """
+        route = self._routes.get(name)
+        if route is not None or not name.startswith("_") or name.startswith("__"):
+            return route
+        cache = self._private_routes
+        if name not in cache:
+            cache[name] = private_route(type(self), App, name)
+        return cache[name]
 
     async def _dispatch(self, request: Request, receive: Receive, send: Send) -> Any:
         route, segments = self._match(request.scope)
         # One pass over the raw headers decides whether there is a body to read
         # and a session cookie to look at; everything else is parsed lazily.
         declared: int | None = None
-        has_body = has_cookie = False
+        chunked = has_cookie = False
         for name, value in request.scope["headers"]:
             if name == b"content-length":
                 if declared is not None:  # even an equal repeat: a smuggling vector
                     raise HTTPError(400, "More than one Content-Length header")
                 declared = _content_length(value)
-                has_body = declared > 0
             elif name == b"transfer-encoding":
-                has_body = True
+                chunked = True
             elif name == b"cookie":
                 has_cookie = True
-        if has_body:
-            if "files" in request.scope and request.scope.get("body_parsed"):
-                # Mounted by a parent app that already parsed a multipart body
-                # (see subapps.py): take its fields and files.
-                request.body_params = request.scope.get("body_params") or {}
-                request.files = request.scope["files"]
+        if chunked:
+            # RFC 9112 §6.3: Transfer-Encoding overrides any Content-Length.
+            declared = None
+            has_body = framed = True
+        elif declared is not None:
+            has_body = framed = declared > 0
+        else:
+            # Neither header: by definition no body in HTTP/1.x (the fast path,
+            # no receive() at all); HTTP/2 and 3 frame bodies themselves, so
+            # the first message tells.
+            framed = False
+            has_body = request.scope.get("http_version", "1.1") not in _HTTP1
+        if not has_body:
+            request._body_pending = False
+        elif "files" in request.scope and request.scope.get("body_parsed"):
+            # Mounted by a parent app that already parsed a multipart body
+            # (see subapps.py): take its fields and files.
+            request.body_params = request.scope.get("body_params") or {}
+            request.files = request.scope["files"]
+            request.body_parsed = True
+            request._body_pending = False
+        elif framed:
+            await self._read_body(request, receive, route, declared)
+        else:
+            first, started = await bodies.first_message(
+                receive, self.limits.body_total_timeout, self.limits.body_timeout
+            )
+            if bodies.is_whole_and_empty(first):
+                request._body_pending = False
+                # The empty message is consumed: a mounted sub-app gets it replayed.
                 request.body_parsed = True
             else:
-                await self._read_body(request, receive, route, declared)
-        if has_cookie:
+                await self._read_body(request, receive, route, None, first, started)
+        shared = request.scope.get("session")
+        if shared is not None:
+            # Mounted by an app that owns the session (see subapps.py), or under
+            # ASGI middleware that keeps one: use it, and leave saving to it.
+            request._session = shared
+            request._session_external = True
+        elif has_cookie:
             session_id = self._sessions.id_to_load(request)
             if session_id is not None:
                 await self._sessions.load(request, session_id)
@@ -431,7 +574,13 @@ class App:
                 await hand_off_to_subapp(request, receive, send)
                 return None
             if request._route_handler is not None:
-                route = self._routes.get(request._route_handler)
+                route = self._explicit_route(request._route_handler)
+                if not request.path_params:
+                    # MicroPie: the segments after the first, whatever index takes.
+                    scope = request.scope
+                    segments = path_segments(
+                        request.path, scope.get("raw_path"), scope.get("root_path", "")
+                    )[1:]
         if route is None:
             raise HTTPError(404)
         if not request.path_params:
@@ -462,6 +611,8 @@ class App:
         return response
 
 
+#: ``scope["http_version"]`` values of HTTP/1.x, where a body needs framing headers.
+_HTTP1 = ("1.1", "1.0")
 _ENTERED = "micropie_core.app"  # scope key: the App whose middleware stack the scope passed
 
 

@@ -105,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
     }
     if args.forwarded_allow_ips is not None:
         options["forwarded_allow_ips"] = args.forwarded_allow_ips
+    if args.timeout_graceful_shutdown is not None:
+        options["timeout_graceful_shutdown"] = args.timeout_graceful_shutdown
     uvicorn.run(target, **options)
     return 0
 
@@ -182,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="comma-separated proxy IPs to trust (uvicorn's default: 127.0.0.1)")
     run.add_argument("--root-path", default="",
                      help="the path prefix the app is mounted at behind a proxy")
+    run.add_argument("--timeout-graceful-shutdown", type=int, default=None, metavar="SECONDS",
+                     help="on shutdown, stop waiting for open responses after SECONDS "
+                          "(an SSE stream or other endless response never ends by itself)")
     run.set_defaults(handler=_run)
 
     routes = commands.add_parser("routes", help="list the HTTP and WebSocket routes of an app")

@@ -27,6 +27,18 @@ class Setting:
     check: Callable[[Any], str | None] | None = field(default=None, compare=False)
 
 
+class Config(dict[str, dict[str, Any]]):
+    """``app.config``: ``{section: {key: value}}`` with every default filled in.
+
+    ``given`` holds the sections ``App(config=...)`` named (even as ``{}``), so a
+    plugin can stay off until its section is given: ``"csrf" in app.config.given``.
+    """
+
+    def __init__(self, sections: dict[str, dict[str, Any]], given: Iterable[str] = ()) -> None:
+        super().__init__(sections)
+        self.given: frozenset[str] = frozenset(given)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
     # Imported on the first configuration error: difflib is ~1 ms of
@@ -45,7 +57,7 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
 def validate_config(
     given: Mapping[str, Any] | None,
     declared: Iterable[tuple[str, Setting]],
-) -> dict[str, dict[str, Any]]:
+) -> Config:
     """Check ``given`` against the settings plugins declared; fill in defaults.
 
     ``declared`` pairs each setting with the name of the plugin that declared it,
@@ -112,7 +124,7 @@ def validate_config(
                         f"{problem.rstrip('.')}.{_meaning(setting)}"
                     )
             result[section_name][key] = value
-    return result
+    return Config(result, given)
 
 
 def _meaning(setting: Setting) -> str:

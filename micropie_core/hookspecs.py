@@ -46,6 +46,9 @@ def app_created(app: App) -> None:
 
     Called once at the end of ``App.__init__``. Read ``app.config`` and attach
     whatever the plugin needs to the app. The return value is ignored.
+    ``app.config.given`` names the sections ``App(config=...)`` was given; a
+    plugin that is off until configured may call ``app.plugins.register(obj,
+    name)`` here (and only here) to add per-request hooks for this app alone.
     """
 
 

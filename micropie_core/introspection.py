@@ -117,8 +117,10 @@ def describe_plugins(host: PluginHost) -> list[dict[str, Any]]:
             "reason": reason,
         })
     for name in host.active_names():
-        if name not in listed:  # an object passed in App(plugins=[...])
-            rows.append({"name": name, "distribution": "(object in App(plugins=[...]))",
+        if name not in listed:  # an object passed in App(plugins=[...]) or registered
+            source = ("(registered by a plugin)" if name in host.registered_in_app_created
+                      else "(object in App(plugins=[...]))")
+            rows.append({"name": name, "distribution": source,
                          "version": "", "active": True, "hooks": _hooks(host, name),
                          "reason": None})
     return rows

@@ -24,7 +24,7 @@ import multipart as _mp  # type: ignore[import-untyped]
 from .bodies import BodyLimits, ClientDisconnect, TimedReceive, check_declared_length
 from .errors import HTTPError
 from .requests import Request
-from .types import Message, Receive
+from .types import Message
 from .uploads import SpoolBudget, UploadClosedError, UploadedFile, UploadedFiles
 
 __all__ = ["MAX_BOUNDARY_LENGTH", "MultipartReader", "parse_boundary"]
@@ -60,6 +60,17 @@ def parse_boundary(content_type: str) -> bytes:
     return boundary.encode("ascii")
 
 
+def _content_type(headers: list[tuple[str, str]]) -> str:
+    """The part's Content-Type as sent, parameters included (as MicroPie reports it).
+
+    The parser's own ``content_type`` drops parameters such as ``charset``.
+    """
+    for name, value in headers:
+        if name.lower() == "content-type" and value.strip():
+            return value.strip()
+    return "application/octet-stream"
+
+
 def _copy(error: BaseException) -> BaseException:
     """A fresh exception to raise in one more place (keeps tracebacks apart)."""
     if isinstance(error, HTTPError):
@@ -80,7 +91,7 @@ class MultipartReader:
     def __init__(
         self,
         request: Request,
-        receive: Receive,
+        timed: TimedReceive,
         *,
         content_type: str,
         limits: BodyLimits,
@@ -90,7 +101,7 @@ class MultipartReader:
         boundary = parse_boundary(content_type)
         check_declared_length(declared_length, max_body_size)
         self._request = request
-        self._receive = receive
+        self._timed = timed
         self._limits = limits
         self._max_body_size = max_body_size
         self._fields: dict[str, list[str]] = {}
@@ -188,6 +199,7 @@ class MultipartReader:
             self._fail(exc)
         else:
             self.done = True
+            self._request._body_pending = False
             self._ready.set()
             self._notify()
 
@@ -200,9 +212,7 @@ class MultipartReader:
                 inflight.exception()  # retrieved: nobody needs it any more
 
     async def _parse(self) -> None:
-        timed = TimedReceive(
-            self._receive, self._limits.body_timeout, self._limits.body_idle_timeout
-        )
+        timed = self._timed
         parser = self._parser
         limits = self._limits
         fields, files = self._fields, self._files
@@ -227,7 +237,7 @@ class MultipartReader:
                         upload._feed(event)
                     else:
                         text += event
-                        if len(text) > limits.max_field_size:
+                        if limits.max_field_size is not None and len(text) > limits.max_field_size:
                             raise HTTPError(
                                 413, f"Form field {text_name!r} is larger than the limit of "
                                 f"{limits.max_field_size} bytes",
@@ -255,11 +265,12 @@ class MultipartReader:
                         raise HTTPError(
                             413, f"Too many files (the limit is {limits.max_files})"
                         )
+                    headers = list(event.headerlist)
                     upload = UploadedFile(
                         event.name or "",
                         event.filename,
-                        event.content_type or "application/octet-stream",
-                        list(event.headerlist),
+                        _content_type(headers),
+                        headers,
                         self._budget,
                     )
                     files._add(upload)

@@ -114,6 +114,8 @@ def _check_known(names: Iterable[str], available: Iterable[str], source: str) ->
 class PluginHost:
     """The plugins of one App: loading, blocking, and calling hooks."""
 
+    _registration_open = False
+
     def __init__(
         self,
         plugins: Sequence[str | object] | None = None,
@@ -121,6 +123,8 @@ class PluginHost:
     ) -> None:
         self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.manager.add_hookspecs(hookspecs)
+        #: Names of the objects plugins registered with :meth:`register`.
+        self.registered_in_app_created: set[str] = set()
         eps = _entry_points()
         names = [*BUILTIN_PLUGINS, *(ep.name for ep in eps)]
         selected = _selected_names(plugins, names)
@@ -157,6 +161,56 @@ class PluginHost:
                 f"Plugin {exc.plugin!r} implements a hook that does not exist: {exc}. "
                 "Check the spelling against docs/plugin_hooks.md."
             ) from None
+
+    def register(self, plugin: object, name: str) -> None:
+        """Register ``plugin`` (an object with ``@hookimpl`` methods) for this app only.
+
+        Call it from an ``app_created`` hook: a plugin that is off until
+        configured registers its per-request hooks (``prepare_request``,
+        ``process_response``, ``template_context``, ...) only when its config
+        asks for them, so an unconfigured plugin costs nothing per request.
+        The object takes part in every hook called after ``app_created``
+        (not in ``app_created`` itself). ``name`` shows in errors and must be
+        unique within the app, e.g. ``"csrf.checks"``.
+        """
+        if not self._registration_open:
+            raise PluginError(
+                f"app.plugins.register({plugin!r}, {name!r}) was called after the app's "
+                "app_created hooks ran; per-request hooks are already resolved then. "
+                "Register plugin objects from an app_created hook."
+            )
+        if self.manager.has_plugin(name):
+            raise PluginError(
+                f"app.plugins.register(...): a plugin named {name!r} is already "
+                "registered in this app; pick a name of your own (e.g. 'myplugin.checks')."
+            )
+        self._register(plugin, name)
+        self.registered_in_app_created.add(name)
+        if not self.manager.get_hookcallers(plugin):
+            self.registered_in_app_created.discard(name)
+            self.manager.unregister(plugin)
+            raise PluginError(
+                f"app.plugins.register(...) got {plugin!r} ({type(plugin).__name__}) as "
+                f"{name!r}, which implements no hook. Expected an object with @hookimpl "
+                "methods named after the hooks in docs/plugin_hooks.md."
+            )
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.registered_in_app_created.discard(name)
+            self.manager.unregister(plugin)
+            raise PluginError(
+                f"Plugin {name!r} implements a hook that does not exist: {exc}. "
+                "Check the spelling against docs/plugin_hooks.md."
+            ) from None
+
+    def call_app_created(self, app: object) -> None:
+        """Call every ``app_created`` hook; :meth:`register` works only while they run."""
+        self._registration_open = True
+        try:
+            self.each("app_created", app=app)
+        finally:
+            self._registration_open = False
 
     def _register_object(self, plugin: object, blocked: set[str]) -> None:
         """A plugin object from ``App(plugins=[...])``, named after its module or class."""

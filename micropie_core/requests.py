@@ -72,11 +72,18 @@ class Request:
     _session_accessed = False
     _session_id: str | None = None
     _session_created: float | None = None
-    _session_snapshot: bytes = b""
+    _session_snapshot: bytes = b""  # JSON of the stored session ("snapshot" stores)
+    _session_version = 0  # Session.version when loaded or saved ("live" stores)
+    _session_new = False  # _session_id was given out but may not be stored yet (WebSockets)
+    _session_external = False  # the session belongs to an app that mounted this one
     _regenerate_session = False
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware
     _form_reader: MultipartReader | None = None  # a multipart body still being parsed
+    # True until the body is known to be received to its end (or absent): an
+    # error response before that closes an HTTP/1.x connection (see App.__call__),
+    # including one for bad framing headers, raised before the body is looked at.
+    _body_pending = True
 
     def __init__(self, scope: Scope, receive: Receive | None = None, app: App | None = None):
         self.scope = scope
@@ -128,9 +135,13 @@ class Request:
 
     @property
     def body_params(self) -> dict[str, list[str]]:
-        """Form fields of the body as ``{name: [values]}``."""
+        """Form fields of the body as ``{name: [values]}``.
+
+        Starts from the scope's ``body_params`` when there is one (how MicroPie
+        hands a parsed form to a mounted app, and what ``Request(scope)`` takes).
+        """
         if self._body_params is None:
-            self._body_params = {}
+            self._body_params = self.scope.get("body_params") or {}
         return self._body_params
 
     @body_params.setter
@@ -189,11 +200,21 @@ class Request:
         return values[0] if values else default
 
     def json(self, name: str | None = None, default: Any = None) -> Any:
-        """The parsed JSON body, or one key of a top-level JSON object."""
+        """The parsed JSON body, or one key of a top-level JSON object.
+
+        Without a JSON body, ``json()`` is ``{}`` (as in MicroPie) unless a
+        ``default`` is given. A ``json_body`` in the scope (how MicroPie hands a
+        parsed body to a mounted app) counts as the body.
+        """
+        data = self._json
+        if data is None:
+            data = self.scope.get("json_body")
         if name is None:
-            return self._json if self._json is not None else default
-        if isinstance(self._json, dict):
-            return self._json.get(name, default)
+            if data is None:
+                return {} if default is None else default
+            return data
+        if isinstance(data, dict):
+            return data.get(name, default)
         return default
 
     async def body(self) -> bytes:

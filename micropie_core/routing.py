@@ -117,33 +117,63 @@ def build_routes(
                 )
     routes = {}
     for name, function in handlers.items():
-        signature = inspect.signature(function)
-        parameters = list(signature.parameters.values())[1:]  # drop self
-        allowed = None
-        allow_header = ""
-        if name in methods:
-            wanted = {m.upper() for m in _method_list(cls, name, methods[name])}
-            _check_known_methods(cls, name, wanted, known_methods)
-            if "GET" in wanted:
-                wanted.add("HEAD")
-            allowed = frozenset(wanted)
-            allow_header = ", ".join(sorted(allowed))
-        routes[name] = Route(
-            name=name,
-            function=function,
-            is_async=inspect.iscoroutinefunction(function),
-            params=plan_params(function, parameters),
-            accepts_path_segments=any(
-                p.kind in _POSITIONAL or p.kind is inspect.Parameter.VAR_POSITIONAL
-                for p in parameters
-            ),
-            has_var_keyword=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters),
-            methods=allowed,
-            allow_header=allow_header,
-            has_body_limit=name in body_limits,
-            max_body_size=_body_limit(cls, name, body_limits),
-        )
+        routes[name] = _build_route(cls, name, function, methods, body_limits, known_methods)
     return routes
+
+
+def private_route(cls: type, base: type, name: str) -> Route | None:
+    """The route of ``_name``, a function defined on ``cls`` below ``base``, else ``None``.
+
+    Only for explicit routing (``request._route_handler``): such methods are
+    never routed from a URL. ``_methods`` and ``_max_body_size`` do not apply.
+    """
+    framework = set(base.__mro__)
+    for klass in cls.__mro__:
+        if klass in framework:
+            return None
+        value = vars(klass).get(name)
+        if value is not None:
+            if not isinstance(value, types.FunctionType):
+                return None
+            return _build_route(cls, name, value, {}, {}, STANDARD_METHODS)
+    return None
+
+
+def _build_route(
+    cls: type,
+    name: str,
+    function: Callable[..., Any],
+    methods: Mapping[str, Iterable[str]],
+    body_limits: Mapping[str, int | None],
+    known_methods: frozenset[str],
+) -> Route:
+    """One handler's route: its binding plan, allowed methods and body limit."""
+    signature = inspect.signature(function)
+    parameters = list(signature.parameters.values())[1:]  # drop self
+    allowed = None
+    allow_header = ""
+    if name in methods:
+        wanted = {m.upper() for m in _method_list(cls, name, methods[name])}
+        _check_known_methods(cls, name, wanted, known_methods)
+        if "GET" in wanted:
+            wanted.add("HEAD")
+        allowed = frozenset(wanted)
+        allow_header = ", ".join(sorted(allowed))
+    return Route(
+        name=name,
+        function=function,
+        is_async=inspect.iscoroutinefunction(function),
+        params=plan_params(function, parameters),
+        accepts_path_segments=any(
+            p.kind in _POSITIONAL or p.kind is inspect.Parameter.VAR_POSITIONAL
+            for p in parameters
+        ),
+        has_var_keyword=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters),
+        methods=allowed,
+        allow_header=allow_header,
+        has_body_limit=name in body_limits,
+        max_body_size=_body_limit(cls, name, body_limits),
+    )
 
 
 def _method_list(cls: type, name: str, given: Any) -> list[str]:

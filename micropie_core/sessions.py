@@ -1,7 +1,7 @@
 """The session protocol: cookie handling, id minting, rotation and store calls.
 
-Stores only keep bytes-free JSON records; everything about cookies and ids lives
-here, so a store plugin cannot get the security wrong.
+Stores only keep records; everything about cookies and ids lives here, so a
+store plugin cannot get the security wrong.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .config import Setting
 from .errors import HTTPError
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("micropie")
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 256 bits
+#: What may stand in a cookie value without quoting (RFC 6265 cookie-octet).
+_COOKIE_VALUE = re.compile(r"[!#-+\--:<-\[\]-~]{1,4096}")
+#: Seconds of inactivity before a session expires by default (MicroPie's name and value).
+SESSION_TIMEOUT: int = 8 * 3600
 
 
 def new_session_id() -> str:
@@ -36,6 +40,15 @@ def is_well_formed(session_id: str | None) -> bool:
     return session_id is not None and _SESSION_ID.fullmatch(session_id) is not None
 
 
+def valid_session_id(session_id: str) -> str | None:
+    """The default ``id_validator``: ``session_id`` if :func:`new_session_id` could make it."""
+    return session_id if _SESSION_ID.fullmatch(session_id) is not None else None
+
+
+def _callable_or_none(value: Any) -> str | None:
+    return None if value is None or callable(value) else "must be callable or None"
+
+
 def session_settings() -> list[Setting]:
     """The ``sessions`` config keys that belong to the protocol (not to a store)."""
     return [
@@ -43,26 +56,52 @@ def session_settings() -> list[Setting]:
         Setting("sessions", "cookie_name", str, "session_id", "Name of the session cookie.",
                 check=lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]+", v)
                 else "must be a cookie token (letters, digits, '_', '.', '-')"),
-        Setting("sessions", "ttl", int, 8 * 3600,
+        Setting("sessions", "ttl", int, SESSION_TIMEOUT,
                 "Seconds of inactivity before a session expires (sliding).",
                 check=lambda v: None if v > 0 else "must be positive"),
         Setting("sessions", "absolute_lifetime", (int, type(None)), None,
                 "Seconds after creation when a session expires regardless of activity.",
                 check=lambda v: None if v is None or v > 0 else "must be positive or None"),
-        Setting("sessions", "secure", (bool, type(None)), None,
-                "Secure cookie flag: None = only when the request came over https."),
+        Setting("sessions", "secure", (bool, type(None)), True,
+                "Secure cookie flag (browsers accept it on http://localhost); False for "
+                "plain-http deployments, None = only when the request came over https."),
         Setting("sessions", "samesite", str, "lax", "SameSite attribute of the cookie.",
                 check=lambda v: None if v in ("lax", "strict", "none")
                 else "must be 'lax', 'strict' or 'none'"),
+        Setting("sessions", "id_factory", Callable, new_session_id,  # type: ignore[arg-type]
+                "Makes a new session id: a function of no arguments returning a str "
+                "(MicroPie's session_id_factory). Default: 256 bits from secrets.",
+                check=lambda v: None if callable(v) else "must be callable"),
+        Setting("sessions", "id_validator", (Callable, type(None)),  # type: ignore[arg-type]
+                valid_session_id,
+                "Takes a session id from a cookie and returns it (or its canonical form) "
+                "if it may be looked up, else None (MicroPie's session_id_validator). "
+                "None = look up any id.", check=_callable_or_none),
     ]
 
 
 class SessionStore(ABC):
     """Where session records live. Implement it in a store plugin.
 
-    Records are JSON-serialisable dicts. Every method may raise on a storage
-    failure; the app then answers 503 for requests that use the session.
+    A record is ``{"data": <the session dict>, "created": <epoch seconds>}``.
+    Every method may raise on a storage failure; the app then answers 503 for
+    requests that use the session.
+
+    ``changes`` says how the app finds out that a loaded session changed:
+
+    - ``"snapshot"`` (the default): the store copies records (it serialises
+      them, as Redis does), so session values must be JSON-serialisable and a
+      session is saved when its JSON encoding differs from the one loaded.
+    - ``"live"``: the store keeps the data dict it was given and returns that
+      same object on load (the memory store). Every change, nested ones too, is
+      in the store as soon as it is made; values may be any Python object.
+      The app saves only new, rotated and emptied sessions, and checks that a
+      changed one still exists.
+    - ``"always"``: every session a request used is saved (what MicroPie does
+      with a custom ``SessionBackend``).
     """
+
+    changes: ClassVar[Literal["snapshot", "live", "always"]] = "snapshot"
 
     @abstractmethod
     async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
@@ -106,9 +145,13 @@ class _BackendStore(SessionStore):
     """A MicroPie ``SessionBackend`` as a store.
 
     The backend stores the session data dict itself, exactly as under MicroPie
-    (anything else reading that storage sees the same shape). Its interface has
-    no room for a creation time, so ``absolute_lifetime`` does not apply to it.
+    (anything else reading that storage sees the same shape), and, as under
+    MicroPie, every session a request used is saved: the backend may keep any
+    value, and its own expiry may rely on those saves. Its interface has no
+    room for a creation time, so ``absolute_lifetime`` does not apply to it.
     """
+
+    changes = "always"
 
     def __init__(self, backend: SessionBackend) -> None:
         self.backend = backend
@@ -128,38 +171,88 @@ class _BackendStore(SessionStore):
         await self.backend.save(session_id, {}, 0)
 
 
-class Session(dict[str, Any]):
-    """The dict handlers see as ``request.session``; remembers whether it changed."""
+class StoreBackend(SessionBackend):
+    """A :class:`SessionStore` seen through MicroPie's ``SessionBackend`` interface.
 
-    modified = False
+    ``App.session_backend`` returns one for the active store, so MicroPie code
+    that calls ``app.session_backend.load/save`` directly keeps working.
+    """
+
+    def __init__(self, store: SessionStore, ttl: int = SESSION_TIMEOUT) -> None:
+        self.store = store
+        self.ttl = ttl
+
+    async def load(self, session_id: str) -> dict[str, Any]:
+        """The data of session ``session_id``, or ``{}``; refreshes its expiry."""
+        record = await self.store.load(session_id, self.ttl)
+        data = record.get("data") if isinstance(record, dict) else None
+        return data if isinstance(data, dict) else {}
+
+    async def save(self, session_id: str, data: dict[str, Any], timeout: int) -> None:
+        """Keep ``data`` for ``timeout`` seconds; empty data or ``timeout <= 0`` deletes."""
+        if not data or timeout <= 0:
+            await self.store.delete(session_id)
+            return
+        if self.store.changes == "snapshot":
+            _serialize(dict(data))  # name the key a JSON store cannot keep
+        await self.store.save(session_id, {"data": data, "created": time.time()}, int(timeout))
+
+    def as_store(self) -> SessionStore:
+        """The store itself."""
+        return self.store
+
+
+def backend_for(store: SessionStore, ttl: int) -> SessionBackend:
+    """``App.session_backend`` for an app whose sessions live in ``store``."""
+    from ._builtin.memory_sessions import InMemorySessionBackend, MemoryStore
+
+    if isinstance(store, MemoryStore):
+        return InMemorySessionBackend(store=store, ttl=ttl)
+    return StoreBackend(store, ttl)
+
+
+class Session(dict[str, Any]):
+    """The dict handlers see as ``request.session``; counts its top-level changes.
+
+    ``version`` goes up with every assignment or deletion of a key; nested
+    changes (``session["cart"].append(x)``) do not count (see
+    :attr:`SessionStore.changes` for how each store notices them).
+    """
+
+    version = 0
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.modified = True
+        self.version += 1
         super().__setitem__(key, value)
 
     def __delitem__(self, key: str) -> None:
-        self.modified = True
+        self.version += 1
         super().__delitem__(key)
 
     def clear(self) -> None:
-        self.modified = True
+        self.version += 1
         super().clear()
 
     def pop(self, *args: Any) -> Any:
-        self.modified = True
+        self.version += 1
         return super().pop(*args)
 
     def popitem(self) -> tuple[str, Any]:
-        self.modified = True
+        self.version += 1
         return super().popitem()
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        self.modified = True
+        self.version += 1
         return super().setdefault(key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        self.modified = True
+        self.version += 1
         super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        self.version += 1
+        super().__ior__(other)
+        return self
 
 
 class UnavailableSession(MutableMapping[str, Any]):
@@ -192,14 +285,47 @@ class SessionManager:
 
     def __init__(self, store: SessionStore | None, settings: dict[str, Any]) -> None:
         self.store = store
+        self.changes = store.changes if store is not None else "snapshot"
         self.cookie_name: str = settings["cookie_name"]
         self._cookie_name_bytes = self.cookie_name.encode("latin-1")
         self.ttl: int = settings["ttl"]
         self.absolute_lifetime: int | None = settings["absolute_lifetime"]
         self.secure: bool | None = settings["secure"]
         self.samesite: str = settings["samesite"]
+        self.id_factory: Callable[[], str] = settings["id_factory"]
+        self.id_validator: Callable[[str], str | None] | None = settings["id_validator"]
         common = f"; Path=/; HttpOnly; SameSite={self.samesite.capitalize()}"
         self._cookie_attributes = (common, common + "; Secure")  # indexed by "secure?"
+
+    # ------------------------------------------------------------------- ids
+
+    def valid_id(self, candidate: str) -> str | None:
+        """``candidate`` as the validator accepts it (canonical form), or ``None``."""
+        validator = self.id_validator
+        if validator is valid_session_id:  # the default, inlined: once per request
+            return candidate if _SESSION_ID.fullmatch(candidate) is not None else None
+        if validator is not None:
+            try:
+                result = validator(candidate)
+            except Exception:
+                logger.exception("The session id_validator failed for a cookie value")
+                return None
+            candidate = result if isinstance(result, str) else ""
+        return candidate if _COOKIE_VALUE.fullmatch(candidate) else None
+
+    def new_id(self) -> str:
+        """A fresh id from ``id_factory``, checked by ``id_validator``."""
+        if self.id_factory is new_session_id and self.id_validator is valid_session_id:
+            return new_session_id()
+        minted = self.id_factory()
+        valid = self.valid_id(minted) if isinstance(minted, str) else None
+        if valid is None:
+            raise RuntimeError(
+                f"The session id_factory returned {minted!r}, which the id_validator rejects "
+                "(or which cannot stand in a cookie). Make the factory return ids the "
+                "validator accepts, made of cookie-safe characters."
+            )
+        return valid
 
     def id_to_load(self, request: Request) -> str | None:
         """The session id worth a store call for this request, else ``None``."""
@@ -208,7 +334,7 @@ class SessionManager:
         return self._cookie_id(request)
 
     def _cookie_id(self, request: Request) -> str | None:
-        """The well-formed session id in the request's cookies, else ``None``.
+        """The valid session id in the request's cookies, else ``None``.
 
         ``request.cookies`` decides (one parser, the same rules everywhere);
         a request whose Cookie headers do not even contain the cookie name
@@ -219,7 +345,9 @@ class SessionManager:
                    for header, value in request.scope["headers"]):
             return None
         session_id = request.cookies.get(self.cookie_name)
-        return session_id if is_well_formed(session_id) else None
+        return self.valid_id(session_id) if session_id is not None else None
+
+    # ------------------------------------------------------------------ load
 
     async def load(self, request: Request, session_id: str) -> None:
         """Load session ``session_id`` (:meth:`id_to_load`'s answer); unknown ids are not adopted.
@@ -234,8 +362,10 @@ class SessionManager:
             _log_failure("load", exc)
             request._session = UnavailableSession(exc)
             return
-        data = record.get("data") if isinstance(record, dict) else None
-        created = record.get("created") if isinstance(record, dict) else None
+        if type(record) is not dict:
+            return
+        data = record.get("data")
+        created = record.get("created")
         if not isinstance(data, dict) or not isinstance(created, (int, float)):
             return
         if self.absolute_lifetime is not None and time.time() - created > self.absolute_lifetime:
@@ -244,10 +374,25 @@ class SessionManager:
             except Exception as exc:
                 _log_failure("delete", exc)
             return
-        request._session = Session(data)
+        if self.changes == "live":
+            # The stored object itself: no copy, no encoding. A plain dict
+            # (saved through session_backend) becomes a Session once, in place.
+            session = data if type(data) is Session else Session(data)
+            record["data"] = session
+        else:
+            session = Session(data)
+        request._session = session
         request._session_id = session_id
         request._session_created = created
-        request._session_snapshot = _serialize(data)
+        self.mark_saved(request)
+
+    def mark_saved(self, request: Request) -> None:
+        """Take the request's session as it is now as stored (the dirty-check baseline)."""
+        session = request._session
+        if self.changes == "snapshot":
+            request._session_snapshot = _serialize(dict(session or {}))
+        elif type(session) is Session:
+            request._session_version = session.version
 
     def attach(self, request: Request) -> MutableMapping[str, Any]:
         """A new empty session for a request that had none."""
@@ -260,44 +405,99 @@ class SessionManager:
         request._session_snapshot = b"{}"
         return Session()
 
+    def reserve_id(self, request: Request, session_id: str | None = None) -> str:
+        """Give the request's session the id ``session_id`` (or a new one) before it is stored.
+
+        For WebSockets, whose only chance to set a cookie is the accept: the
+        cookie goes out at once and the session is saved under this id later.
+        """
+        if session_id is None:
+            session_id = self.new_id()
+        else:
+            valid = self.valid_id(session_id) if isinstance(session_id, str) else None
+            if valid is None:
+                raise ValueError(
+                    f"session_id={session_id!r} was rejected by the session id_validator "
+                    "(or cannot stand in a cookie); pass an id the validator accepts."
+                )
+            session_id = valid
+        request._session_id = session_id
+        request._session_new = True
+        return session_id
+
+    # ---------------------------------------------------------------- commit
+
+    def _changed(self, request: Request, session: MutableMapping[str, Any]) -> bool:
+        if self.changes == "always":
+            return True
+        if self.changes == "live":
+            # Nested changes are in the store already (same objects); a
+            # top-level change asks whether the session still exists.
+            return type(session) is not Session or session.version != request._session_version
+        return _serialize(dict(session)) != request._session_snapshot
+
     async def commit(self, request: Request, response: Any) -> None:
         """Persist changes, rotate ids and set or expire the cookie as needed.
 
         Store calls: none for an unchanged session (the load already refreshed
         its expiry), one ``save`` for a changed or new one, a ``delete`` when it
-        was emptied or regenerated.
+        was emptied or regenerated. A session owned by someone else (a parent
+        app that mounted this one) is left to its owner.
         """
         session = request._session
-        if isinstance(session, UnavailableSession) or not request._session_accessed:
+        if (isinstance(session, UnavailableSession) or not request._session_accessed
+                or request._session_external):
             return
         assert self.store is not None and session is not None
         response.headers.append(("Vary", "Cookie"))
         old_id = request._session_id
-        data = dict(session)
-        if not data:
-            if old_id is not None:
+        if not session:
+            if old_id is not None and not request._session_new:
                 await self._delete(old_id)
                 self._set_cookie(request, response, "", max_age=0)
             return
-        serialized = _serialize(data)
         if old_id is not None and request._regenerate_session:
             await self._delete(old_id)
-            old_id = None
+            old_id = request._session_id = None
+            request._regenerate_session = False
         created = request._session_created or time.time()
         ttl = self._ttl_for(created)
-        record = {"data": data, "created": created}
-        if old_id is None:  # new, or moved to a fresh id: never reuse a client's id
-            session_id = new_session_id()
-            await self._save(session_id, record, ttl, only_if_exists=False)
+        if self.changes == "live" and type(session) is not Session:
+            session = request._session = Session(session)  # the store keeps this object
+        if old_id is None or request._session_new:
+            # New, or moved to a fresh id: never reuse a client's id.
+            session_id = old_id or self.new_id()
+            await self._save(session_id, self._record(request, session, created), ttl,
+                             only_if_exists=False)
+            request._session_id = session_id
+            request._session_created = created
         else:
             session_id = old_id
-            if serialized != request._session_snapshot and not await self._save(
-                session_id, record, ttl, only_if_exists=True
+            if self._changed(request, session) and not await self._save(
+                session_id, self._record(request, session, created), ttl, only_if_exists=True
             ):
                 # Deleted meanwhile (logout elsewhere, expiry): deletion wins.
                 self._set_cookie(request, response, "", max_age=0)
                 return
         self._set_cookie(request, response, session_id, max_age=ttl)
+
+    def _record(
+        self, request: Request, session: MutableMapping[str, Any], created: float
+    ) -> dict[str, Any]:
+        """The record to save; it also becomes the request's dirty-check baseline."""
+        if self.changes == "live":
+            if type(session) is Session:
+                request._session_version = session.version
+            return {"data": session, "created": created}
+        data = dict(session)
+        if self.changes == "snapshot":
+            try:
+                request._session_snapshot = _serialize(data)
+            except SessionValueError as exc:
+                logger.error("Session not saved for %s %s: %s", request.method, request.path, exc)
+                raise HTTPError(500, f"session value {exc.key!r} could not be stored "
+                                     "(see the log)") from exc
+        return {"data": data, "created": created}
 
     def _ttl_for(self, created: float) -> int:
         if self.absolute_lifetime is None:
@@ -324,15 +524,19 @@ class SessionManager:
             _log_failure("delete", exc)
             raise HTTPError(503, "Session store unavailable") from exc
 
-    def _set_cookie(self, request: Request, response: Any, value: str, *, max_age: int) -> None:
+    def cookie_header(self, request: Request, value: str, *, max_age: int) -> str:
+        """The ``Set-Cookie`` value for session id ``value`` (``""`` with 0 expires it)."""
         # Ids and the cookie name are plain tokens, so the header is a plain
         # string template (``http.cookies`` costs more than the rest of a request).
         secure = self.secure
         if secure is None:
             secure = request.scope.get("scheme") in ("https", "wss")
         attributes = self._cookie_attributes[secure or self.samesite == "none"]
+        return f"{self.cookie_name}={value}; Max-Age={max_age}{attributes}"
+
+    def _set_cookie(self, request: Request, response: Any, value: str, *, max_age: int) -> None:
         response.headers.append(
-            ("Set-Cookie", f"{self.cookie_name}={value}; Max-Age={max_age}{attributes}")
+            ("Set-Cookie", self.cookie_header(request, value, max_age=max_age))
         )
         _make_private(response.headers)
 
@@ -367,12 +571,29 @@ def _log_failure(operation: str, exc: BaseException) -> None:
                  type(exc).__name__, exc)
 
 
+class SessionValueError(TypeError):
+    """A session value the session store cannot keep (the message names the key)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 def _serialize(data: dict[str, Any]) -> bytes:
     try:
         return json_dumps(data)
-    except TypeError as exc:
-        raise TypeError(
-            f"request.session holds a value that cannot be stored: {exc}. Session values "
-            "must be JSON-serialisable (str, numbers, bool, None, lists, dicts, datetime, "
-            "uuid, dataclasses); store an id or a dict instead."
-        ) from None
+    except TypeError:
+        pass
+    for key, value in data.items():  # the error path only: find the key to name
+        try:
+            json_dumps(value)
+        except TypeError as exc:
+            message = (
+                f"request.session[{key!r}] holds a {type(value).__name__}, which this "
+                f"session store cannot keep ({exc}). Stores such as Redis keep JSON: str, "
+                "numbers, bool, None, lists, dicts, datetime, uuid, dataclasses. Store a "
+                "JSON-friendly form instead (e.g. a list for a set, an id for an object), "
+                "or use the memory store, which keeps Python objects."
+            )
+            raise SessionValueError(key, message) from None
+    raise SessionValueError("", "request.session cannot be encoded as JSON")  # pragma: no cover

@@ -22,6 +22,10 @@ async def hand_off_to_subapp(request: Request, receive: Receive, send: Send) -> 
     hands the result over in the scope (``body_params``, ``files``,
     ``body_parsed``); the sub-app receives an empty body. A micropie-core (or
     MicroPie) sub-app picks the fields and files up from the scope.
+
+    The session is shared, as in MicroPie: the parent's ``request.session``
+    goes in ``scope["session"]``, where the sub-app finds it, and the parent
+    saves it and adds its cookie when the sub-app starts its response.
     """
     scope: dict[str, Any] = dict(request.scope)
     scope["path"] = getattr(request, "_subapp_path", request.path) or "/"
@@ -43,9 +47,38 @@ async def hand_off_to_subapp(request: Request, receive: Receive, send: Send) -> 
             return replay.pop()
         return await receive()
 
+    app = request.app
+    if app is not None and app._sessions.store is not None:
+        scope["session"] = request.session
+        send = _committing_session(request, send)
     await request._subapp(scope, sub_receive, send)
 
 
+class _Headers:
+    """Collects the session headers the parent adds to the sub-app's response."""
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[str, str]] = []
+
+
+def _committing_session(request: Request, send: Send) -> Send:
+    """``send`` that saves the shared session when the response starts and adds its cookie."""
+    assert request.app is not None
+
+    async def send_with_session(message: Message) -> None:
+        if message["type"] == "http.response.start" and (
+            request._session or request._session_id is not None
+        ):
+            added = _Headers()
+            await request.app._sessions.commit(request, added)  # type: ignore[union-attr]
+            message = {**message, "headers": [
+                *message.get("headers", []),
+                *((name.lower().encode("latin-1"), value.encode("latin-1"))
+                  for name, value in added.headers),
+            ]}
+        await send(message)
+
+    return send_with_session
 def _raw_path_of(parent_raw: bytes | None, path: str) -> bytes:
     """The sub-app's ``raw_path``: the tail of the parent's that decodes to ``path``.
 

@@ -326,8 +326,16 @@ class TestClient:
             name, value, attrs = _parse_set_cookie(header)
             if attrs.get("max-age") == "0" or value == "":
                 self.cookies.pop(name, None)
-            elif "secure" not in attrs or self.scheme == "https":
+            elif "secure" not in attrs or self._secure_context:
                 self.cookies[name] = value
+
+    @property
+    def _secure_context(self) -> bool:
+        # Browsers keep and send Secure cookies over https and for the local
+        # host even over plain http; the in-process "testserver" is local too.
+        host = self.host.rpartition(":")[0] if self.host.count(":") == 1 else self.host
+        return self.scheme == "https" or host in ("testserver", "localhost", "127.0.0.1",
+                                                  "[::1]")
 
     def request(self, method: str, path: str, **kwargs: Any) -> TestResponse:
         """Synchronous :meth:`arequest`."""

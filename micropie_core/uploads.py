@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import HTTPError
+
 __all__ = ["UploadContent", "UploadedFile", "UploadedFiles"]
 
 #: Bytes of file content one request may hold in memory before spilling to disk.
@@ -33,6 +35,19 @@ _MICROPIE_KEYS = ("filename", "content_type", "content")
 
 class UploadClosedError(RuntimeError):
     """An upload was read after the request that carried it was finished."""
+
+
+class MultipartFileError(HTTPError):
+    """Reading an upload whose body did not complete: malformed, over a limit or too slow.
+
+    MicroPie's name for it. It is an :class:`HTTPError` with the status the
+    request answers when the handler lets it propagate (400, 408 or 413);
+    ``cause`` is the error that ended the body.
+    """
+
+    def __init__(self, cause: HTTPError) -> None:
+        super().__init__(cause.status_code, cause.detail, list(cause.headers))
+        self.cause = cause
 
 
 class SpoolBudget:
@@ -60,9 +75,9 @@ class UploadedFile:
     path by the framework. MicroPie's dict shape keeps working:
     ``upload["filename"]``, ``upload["content_type"]``, ``upload["content"]``.
 
-    Reading raises the error that ended the body early: :class:`HTTPError`
-    (malformed body or a limit, with the status to answer), or
-    ``ClientDisconnect`` when the client went away.
+    Reading raises the error that ended the body early: :class:`MultipartFileError`
+    (an :class:`HTTPError`: malformed body, a limit or a timeout, with the status
+    to answer), or ``ClientDisconnect`` when the client went away.
     """
 
     def __init__(
@@ -154,6 +169,8 @@ class UploadedFile:
                 self._spilling = False
                 self._read_pos = self._write_pos = 0
             if self._error is not None:
+                if isinstance(self._error, HTTPError):
+                    raise MultipartFileError(self._error)
                 raise self._error
             if self._complete:
                 self._finished_reading = True

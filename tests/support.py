@@ -1,4 +1,4 @@
-"""Real servers for tests: uvicorn processes and throwaway redis-server instances."""
+"""Real servers for tests: ASGI server processes and throwaway redis-server instances."""
 
 from __future__ import annotations
 
@@ -37,30 +37,35 @@ def wait_for_port(
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
 
 
-class UvicornProcess:
-    """``uvicorn module:attr`` in a subprocess on a free port (context manager)."""
+class ServerProcess:
+    """An ASGI server command in a subprocess, listening on ``port`` (context manager).
 
-    def __init__(self, target: str, app_dir: Path, env: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None) -> None:
-        self.target = target
-        self.app_dir = app_dir
+    ``argv`` is the whole command line; ``cwd`` is where it runs (servers that
+    import the app from the current directory need it).
+    """
+
+    def __init__(self, argv: list[str], *, port: int, cwd: Path | None = None,
+                 env: dict[str, str] | None = None, scheme: str = "http") -> None:
+        self.argv = argv
+        self.port = port
+        self.cwd = cwd
         self.env = {**os.environ, **(env or {})}
-        self.extra_args = extra_args or []
-        self.port = free_port()
+        self.scheme = scheme
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self) -> UvicornProcess:
+    def start(self) -> ServerProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.target, "--app-dir", str(self.app_dir),
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             *self.extra_args],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            self.argv, cwd=self.cwd, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
-        wait_for_port(self.port, process=self.process)
+        try:
+            wait_for_port(self.port, process=self.process)
+        except Exception as exc:
+            raise RuntimeError(f"{self.argv} did not start: {self.stop()}") from exc
         return self
 
     def stop(self) -> str:
@@ -76,12 +81,30 @@ class UvicornProcess:
         self.process = None
         return output.decode("utf-8", "replace")
 
-    def __enter__(self) -> UvicornProcess:
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+class UvicornProcess(ServerProcess):
+    """``uvicorn module:attr`` in a subprocess on a free port (context manager)."""
+
+    def __init__(self, target: str, app_dir: Path, env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None) -> None:
+        port = free_port()
+        super().__init__(
+            [sys.executable, "-m", "uvicorn", target, "--app-dir", str(app_dir),
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+             *(extra_args or [])],
+            port=port, env=env,
+        )
+
+    def __enter__(self) -> UvicornProcess:
+        self.start()
+        return self
 
 
 class RedisServer:

@@ -71,18 +71,25 @@ async def drive(
     *,
     method: str = "POST",
     headers: Sequence[tuple[str, str]] = (),
+    http_version: str = "1.1",
 ) -> Result:
     """Run one request; after the steps run out, ``receive`` waits for the response's end.
 
-    A body is announced with ``Transfer-Encoding: chunked`` unless ``headers``
-    give a Content-Length, or the method is GET/HEAD.
+    Under HTTP/1.x a body is announced with ``Transfer-Encoding: chunked`` unless
+    ``headers`` give a Content-Length or Transfer-Encoding, or the method is
+    GET/HEAD. Under ``http_version="2"`` or ``"3"`` nothing is added: those
+    protocols frame bodies themselves, as a server delivers them.
     """
     header_list = list(headers)
-    if method not in ("GET", "HEAD") and not any(
-        name.lower() == "content-length" for name, _ in header_list
+    if (
+        http_version in ("1.0", "1.1")
+        and method not in ("GET", "HEAD")
+        and not any(name.lower() in ("content-length", "transfer-encoding")
+                    for name, _ in header_list)
     ):
         header_list.append(("transfer-encoding", "chunked"))
     scope = TestClient(app).build_scope("http", path, headers=header_list, method=method)
+    scope["http_version"] = http_version
     result = Result()
     finished = asyncio.Event()
     pending = list(steps) if not isinstance(steps, AsyncIterator) else None

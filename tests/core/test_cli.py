@@ -246,3 +246,33 @@ def test_a_file_named_like_a_stdlib_module_is_explained(tmp_path: Path) -> None:
     result = _micropie("routes", "site:app", cwd=tmp_path)
     assert result.returncode == 2
     assert "another module has that name" in result.stderr and "Rename your file" in result.stderr
+
+
+ENDLESS = '''\
+import asyncio
+
+from micropie_core import App, sse
+
+
+class Ticker(App):
+    async def index(self):
+        async def ticks():
+            await asyncio.Event().wait()  # silence, like a chat nobody writes in
+            yield "never"
+        return sse(ticks())
+
+
+app = Ticker()
+'''
+
+
+def test_run_can_bound_the_graceful_shutdown_of_an_endless_stream(tmp_path: Path) -> None:
+    # Without the option uvicorn waits for every open response, and an SSE stream
+    # never ends: Ctrl-C would do nothing while a browser keeps the page open.
+    (tmp_path / "app.py").write_text(ENDLESS)
+    process, port = _serve(tmp_path, "--timeout-graceful-shutdown", "1")
+    with httpx.stream("GET", f"http://127.0.0.1:{port}/", timeout=10) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        process.terminate()
+        process.communicate(timeout=30)  # a bound for a loaded machine, not a speed check
+    assert process.returncode is not None

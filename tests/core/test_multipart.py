@@ -307,7 +307,7 @@ def test_stalled_upload_times_out_with_408() -> None:
     async def main() -> None:
         for cut in (20, 400):  # before the file's headers, then inside the file
             steps = [{"type": "http.request", "body": body[:cut], "more_body": True}, stall]
-            result = await drive(Reader(body_idle_timeout=0.2), "/read", steps,
+            result = await drive(Reader(body_timeout=0.2), "/read", steps,
                                  headers=[("content-type", content_type())])
             assert result.status == 408, cut
 

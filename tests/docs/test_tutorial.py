@@ -49,7 +49,10 @@ def test_the_finished_tutorial_app_runs_under_micropie_run(tmp_path: Path) -> No
         wait_for_port(port, process=server)
         with httpx.Client(base_url=base, timeout=10) as http:
             assert "Sign in" in http.get("/").text
-            http.post("/login", data={"user": "Ann"})
+            login = http.post("/login", data={"user": "Ann"})
+            # The session cookie is Secure (the default): browsers send it to
+            # http://127.0.0.1, httpx's jar does not, so it is sent by hand.
+            http.headers["cookie"] = f"session_id={login.cookies['session_id']}"
 
             async def live() -> tuple[dict[str, object], dict[str, object]]:
                 async with websockets.connect(f"ws://127.0.0.1:{port}/live") as ws:

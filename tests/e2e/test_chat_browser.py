@@ -13,7 +13,6 @@ never used. A missing Chromium is a failure, not a skip.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,12 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.examples.chat import CHAT_DIR
 from tests.support import ROOT, free_port, wait_for_port
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 MICROPIE = str(Path(sys.executable).with_name("micropie"))
 WAIT_MS = 15_000  # an upper bound for each step on a busy machine, not a speed check
@@ -39,7 +37,8 @@ def _served(redis_url: str | None = None) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MICROPIE_PLUGINS", "REDIS_URL")}
     if redis_url is not None:
         env["REDIS_URL"] = redis_url
-    server = subprocess.Popen([MICROPIE, "run", "--port", str(port), "--log-level", "warning"],
+    server = subprocess.Popen([MICROPIE, "run", "--port", str(port), "--log-level", "warning",
+                               "--timeout-graceful-shutdown", "2"],
                               cwd=CHAT_DIR, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
@@ -69,22 +68,6 @@ def people(browser: Browser) -> Iterator[list[BrowserContext]]:
     yield contexts
     for context in contexts:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which(
-        CHROMIUM
-    ):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's package "
-                    "(apt-get install chromium; scripts/test does it as root) or set "
-                    "CHROMIUM=/path/to/chromium.", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _enter(browser: Browser, people: list[BrowserContext], url: str, name: str) -> Page:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from micropie_core import App, HttpMiddleware, Request, UploadedFile
 from micropie_core.testing import TestClient
 from micropie_core.types import Scope
 from tests.security.serving import assert_still_serving
+from tests.support import UvicornProcess
 
 Client = Callable[..., TestClient]
 
@@ -151,3 +154,52 @@ def test_a_mounted_sub_app_keeps_encoded_slashes_and_refuses_dots(client: Client
     assert c.get("/api/echo/x%2541").json() == ["x%41"]  # decoded once, never twice
     assert c.get("/api/echo/%2e%2e").status_code == 404
     assert_still_serving(c)
+
+
+SERVED_APP = '''
+from micropie_core import App
+
+class Site(App):
+    async def index(self): return "ok"
+    async def greet(self, name="Guest"): return f"Hello, {name}!"
+    async def echo(self, *segments): return list(segments)
+
+app = Site()
+'''
+
+
+def test_served_by_uvicorn_with_a_root_path(tmp_path: Path) -> None:
+    # uvicorn puts --root-path in front of both path and raw_path (ASGI 3).
+    (tmp_path / "served_site.py").write_text(SERVED_APP)
+    with UvicornProcess("served_site:app", tmp_path, extra_args=["--root-path", "/mnt"]
+                        ) as server:
+        replies = []
+        for target in ("/greet/a%2Fb", "/echo/x/%2e%2e/y", "/echo/a%00b", "/echo/caf%C3%A9/"):
+            # One connection each: an error response may close its connection.
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                replies.append(read_response(s))
+    assert replies[0].startswith(b"HTTP/1.1 200") and replies[0].endswith(b"Hello, a/b!")
+    assert replies[1].startswith(b"HTTP/1.1 404")
+    assert replies[2].startswith(b"HTTP/1.1 404")
+    assert replies[3].endswith('["café",""]'.encode())
+
+
+def read_response(s: socket.socket) -> bytes:
+    """One HTTP/1.1 response with a Content-Length, read off a keep-alive socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += receive(s)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += receive(s)
+    return head + b"\r\n\r\n" + body
+
+
+def receive(s: socket.socket) -> bytes:
+    data = s.recv(65536)
+    if not data:
+        raise AssertionError("the server closed the connection mid-response")
+    return data

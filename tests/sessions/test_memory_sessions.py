@@ -93,18 +93,19 @@ def test_only_if_exists_does_not_resurrect_deleted_or_expired_sessions() -> None
     asyncio.run(scenario())
 
 
-def test_records_are_copies_not_shared_objects() -> None:
+def test_records_are_the_objects_saved_not_copies() -> None:
+    # SPEC §4 (changed by issue 11/12): the memory store keeps session values as
+    # the Python objects the handler stored, like MicroPie; it used to keep JSON
+    # copies (this test asserted the opposite before).
     store = MemoryStore()
 
     async def scenario() -> None:
         cart = ["apple"]
-        await store.save("a", {"data": {"cart": cart}, "created": 0.0}, ttl=10)
+        record = {"data": {"cart": cart, "seen": {1, 2}}, "created": 0.0}
+        await store.save("a", record, ttl=10)
         cart.append("pear")
         loaded = await store.load("a", ttl=10)
-        assert loaded is not None and loaded["data"]["cart"] == ["apple"]
-        loaded["data"]["cart"].append("plum")
-        again = await store.load("a", ttl=10)
-        assert again is not None and again["data"]["cart"] == ["apple"]
+        assert loaded is record and loaded["data"]["cart"] == ["apple", "pear"]
 
     asyncio.run(scenario())
 

@@ -347,3 +347,20 @@ def test_pool_size_must_be_a_positive_int() -> None:
         App(config={"sessions": {"store": "redis", "pool_size": 0}})
     with pytest.raises(ConfigError, match=r"pool_size.*expects int"):
         App(config={"sessions": {"store": "redis", "pool_size": 1.5}})
+
+
+def test_a_value_redis_cannot_store_is_a_logged_error_naming_the_key(
+    client: Client, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Tags(Site):
+        async def tag(self) -> str:
+            self.request.session["tags"] = {"a", "b"}  # a set: JSON has no such type
+            return "x"
+
+    app = Tags(config={"sessions": {"store": "redis", "url": redis_url, "prefix": prefix}})
+    with caplog.at_level(logging.ERROR, logger="micropie"):
+        response = client(app).get("/tag")
+    assert response.status_code == 500
+    assert "'tags'" in response.text  # not a bare 500: the page names the key
+    assert "request.session['tags'] holds a set" in caplog.text
+    assert "Unhandled exception" not in caplog.text

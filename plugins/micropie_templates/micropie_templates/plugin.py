@@ -102,7 +102,6 @@ def app_created(app: App) -> None:
 
     app._micropie_templates = TemplateRenderer(  # type: ignore[attr-defined]
         app, make_environment, searched_places(directories, packages), auto_reload,
-        context_contributors(app),
     )
 
 
@@ -118,4 +117,7 @@ async def startup(app: App) -> None:
 @hookimpl
 def template_renderer(app: App) -> Callable[[str, dict[str, Any]], Awaitable[str]]:
     renderer: TemplateRenderer = app._micropie_templates  # type: ignore[attr-defined]
+    # Resolved here rather than in app_created: a plugin may register its
+    # template_context hook object from its own app_created (app.plugins.register).
+    renderer.contributors = context_contributors(app)
     return renderer

@@ -32,7 +32,6 @@ class TemplateRenderer:
         make_environment: Callable[[], jinja2.Environment],
         searched: list[str],
         auto_reload: bool,
-        contributors: list[tuple[Callable[..., Any], list[str]]],
     ) -> None:
         self.app = app
         self.searched = searched
@@ -40,7 +39,9 @@ class TemplateRenderer:
         self._make_environment = make_environment
         self._cache: TemplateCache | None = None
         self._build_lock = threading.Lock()
-        self._contributors = contributors
+        # Filled by the template_renderer hook, after every app_created hook
+        # ran: plugins may register template_context objects there.
+        self.contributors: list[tuple[Callable[..., Any], list[str]]] = []
 
     @property
     def environment(self) -> jinja2.Environment:
@@ -71,8 +72,8 @@ class TemplateRenderer:
             "request": request,
             "session": LazySession(request) if request is not None else {},
         }
-        if self._contributors:
-            values.update(await contributions(self._contributors, self.app, request))
+        if self.contributors:
+            values.update(await contributions(self.contributors, self.app, request))
         values.update(context)
         if self._cache is None:
             await self.start()  # rendering before startup (outside a server)

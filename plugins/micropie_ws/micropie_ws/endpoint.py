@@ -20,7 +20,7 @@ from micropie_core.types import Receive, Scope, Send
 
 from .routing import WsRoute, handler_name, resolve_route
 from .security import OriginPolicy
-from .sessions import accept_headers, save_at_end
+from .sessions import accept_headers, connection_session_id, save_at_end
 from .websocket import (
     INTERNAL_ERROR,
     INVALID_PAYLOAD,
@@ -70,12 +70,13 @@ class WebSocketEndpoint:
         request = Request(scope, receive, app)
         token = current_request.set(request)
 
-        async def cookies() -> list[tuple[str, str]]:
-            return await accept_headers(app, request)
+        async def cookies(session_id: str | None) -> list[tuple[str, str]]:
+            return await accept_headers(app, request, session_id)
 
         ws = WebSocket(scope, receive, send, request=request,
                        max_message_size=self.max_message_size,
-                       broadcaster=self.broadcaster, accept_headers=cookies)
+                       broadcaster=self.broadcaster, accept_headers=cookies,
+                       session_id=lambda: connection_session_id(app, request))
         try:
             await self._serve(request, ws)
         finally:

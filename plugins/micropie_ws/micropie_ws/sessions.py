@@ -1,18 +1,18 @@
 """Sessions over WebSockets, through the core's session protocol.
 
-A WebSocket has exactly one chance to set a cookie: the accept response. So
-a session that is new (or asked to rotate) when the handler accepts is saved
-right then and its cookie goes out with the accept; later changes are saved
-when the handler ends, under the same id.
+A WebSocket has exactly one chance to set a cookie: the accept response. So,
+as in MicroPie, a client without a valid session gets the cookie of a fresh id
+with the accept (or of the id given to ``accept(session_id=...)``); a session
+that has data by then is saved right away, and whatever the handler writes
+later is saved under the same id when the connection ends, so a later HTTP
+request sees it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
-from micropie_core import json_dumps
 from micropie_core.sessions import UnavailableSession
 
 if TYPE_CHECKING:
@@ -38,31 +38,40 @@ def _session_in_use(request: Request) -> Any:
     return session
 
 
-async def accept_headers(app: App, request: Request) -> list[tuple[str, str]]:
-    """Save a new or rotated session now and return its ``Set-Cookie`` for the accept."""
-    session = _session_in_use(request)
-    if session is None:
+def connection_session_id(app: App, request: Request) -> str | None:
+    """``ws.session_id``: the client's valid id, else one reserved for the accept's cookie."""
+    if app._sessions.store is None or isinstance(request._session, UnavailableSession):
+        return None
+    if request._session_id is None:
+        app._sessions.reserve_id(request)
+    return request._session_id
+
+
+async def accept_headers(
+    app: App, request: Request, session_id: str | None = None
+) -> list[tuple[str, str]]:
+    """Settle this connection's session id and return the ``Set-Cookie`` for the accept."""
+    manager = app._sessions
+    if manager.store is None or isinstance(request._session, UnavailableSession):
         return []
-    if request._session_id is not None and not request._regenerate_session:
+    if request._regenerate_session and request._session_id is not None:
+        if not request._session_new:
+            await manager._delete(request._session_id)
+        request._session_id = None
+        request._regenerate_session = False
+    if session_id is not None:
+        manager.reserve_id(request, session_id)
+    elif request._session_id is None:
+        manager.reserve_id(request)
+    if not request._session_new:
         return []  # the client already holds this session's cookie
-    response = _Headers()
-    await app._sessions.commit(request, response)
-    cookies = [value for name, value in response.headers if name.lower() == "set-cookie"]
-    cookie_name = app._sessions.cookie_name
-    for cookie in cookies:
-        name, _, rest = cookie.partition("=")
-        if name.strip() != cookie_name:
-            continue
-        value = rest.partition(";")[0].strip().strip('"')
-        if value:  # saved under a new id: later changes go to the same id
-            request._session_id = value
-            request._session_created = request._session_created or time.time()
-            request._session_snapshot = json_dumps(dict(session))
-            if hasattr(session, "modified"):
-                session.modified = False
-        else:  # emptied: deleted server-side, cookie expired
-            request._session_id = None
-    request._regenerate_session = False
+    if _session_in_use(request):
+        response = _Headers()
+        await manager.commit(request, response)  # saved now under the reserved id
+        cookies = [value for name, value in response.headers if name.lower() == "set-cookie"]
+    else:
+        assert request._session_id is not None
+        cookies = [manager.cookie_header(request, request._session_id, max_age=manager.ttl)]
     return [("set-cookie", cookie) for cookie in cookies]
 
 
@@ -78,13 +87,6 @@ async def save_at_end(app: App, request: Request) -> None:
             "ws.accept().", request.path,
         )
         request._regenerate_session = False
-    if request._session_id is None and len(session):
-        logger.warning(
-            "The session of WebSocket %s was first filled after accept(); its cookie could "
-            "not be sent, so it is not saved. Touch self.request.session before "
-            "ws.accept() to create it.", request.path,
-        )
-        return
     try:
         await app._sessions.commit(request, _Headers())
     except Exception:

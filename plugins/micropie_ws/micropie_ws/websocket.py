@@ -92,7 +92,8 @@ class WebSocket:
         request: Request | None = None,
         max_message_size: int | None = None,
         broadcaster: Broadcaster | None = None,
-        accept_headers: Callable[[], Awaitable[list[tuple[str, str]]]] | None = None,
+        accept_headers: Callable[[str | None], Awaitable[list[tuple[str, str]]]] | None = None,
+        session_id: Callable[[], str | None] | None = None,
     ) -> None:
         self.scope = scope
         self.request = request
@@ -101,6 +102,7 @@ class WebSocket:
         self._max_message_size = max_message_size
         self._broadcaster = broadcaster
         self._accept_headers = accept_headers
+        self._session_id = session_id
         self.client_state = WebSocketState.CONNECTING
         self._closing = False  # a close frame was sent (by us) or is being sent
         self._close_code: int | None = None
@@ -117,6 +119,16 @@ class WebSocket:
     def accepted(self) -> bool:
         """``True`` while the connection is accepted and open (MicroPie compatible)."""
         return self.client_state is WebSocketState.CONNECTED
+
+    @property
+    def session_id(self) -> str | None:
+        """The id this connection's session is saved under (MicroPie compatible).
+
+        The client's session id when it sent a valid one, else the id the
+        accept's cookie gives it (chosen when first asked for, or by
+        ``accept(session_id=...)``). ``None`` without a session store.
+        """
+        return self._session_id() if self._session_id is not None else None
 
     @property
     def subprotocols(self) -> list[str]:
@@ -149,13 +161,18 @@ class WebSocket:
     async def accept(
         self,
         subprotocol: str | None = None,
+        session_id: str | None = None,
+        *,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         """Complete the handshake.
 
         ``subprotocol`` must be one the client offered (see :attr:`subprotocols`).
-        ``headers`` are extra response headers. A new session's cookie is added
-        automatically.
+        ``session_id`` (MicroPie's argument) stores this connection's session
+        under that id and sends its cookie; it must pass the app's session id
+        validator. ``headers`` are extra response headers. A client without a
+        session gets the cookie of a new session id with the accept, so session
+        data written during the connection is saved when it ends.
         """
         if self.client_state is not WebSocketState.CONNECTING or self._responded:
             if self.client_state is WebSocketState.CONNECTED:
@@ -171,7 +188,7 @@ class WebSocket:
             )
         pairs = list(headers.items() if isinstance(headers, Mapping) else (headers or []))
         if self._accept_headers is not None:
-            pairs.extend(await self._accept_headers())
+            pairs.extend(await self._accept_headers(session_id))
         raw: list[tuple[bytes, bytes]] = []
         for name, value in pairs:
             if any(c in name or c in value for c in "\r\n"):
@@ -338,11 +355,13 @@ class WebSocket:
 
     # ------------------------------------------------------------------ close
 
-    async def close(self, code: int = NORMAL, reason: str = "") -> None:
+    async def close(self, code: int = NORMAL, reason: str | None = None) -> None:
         """Close the connection (before ``accept`` this rejects the handshake).
 
-        Closing an already closed connection does nothing.
+        ``reason`` may be ``None`` (no reason), as in MicroPie. Closing an
+        already closed connection does nothing.
         """
+        reason = reason or ""
         if not sendable_close_code(code):
             raise ValueError(
                 f"close(code={code!r}): expected 1000-1003, 1007-1014 or an application code "
