@@ -11,6 +11,7 @@ import pytest
 import micropie_core
 from micropie_core import App, ConfigError, HttpMiddleware, Request
 from micropie_core.testing import TestClient
+from tests.core.test_middleware import MountAt
 
 Client = Callable[..., TestClient]
 
@@ -157,16 +158,6 @@ def test_session_cookie_is_secure_by_default_and_switchable_off(client: Client) 
     assert "; Secure" in cookie(Site())
     assert "; Secure" not in cookie(Site(config={"sessions": {"secure": False}}))
     assert "; Secure" not in cookie(Site(session_cookie_secure=False))
-
-
-class MountAt(HttpMiddleware):
-    def __init__(self, prefix: str, child: Any) -> None:
-        self.prefix, self.child = prefix, child
-
-    async def before_request(self, request: Request) -> None:
-        if request.path.startswith(self.prefix):
-            request._subapp = self.child
-            request._subapp_path = request.path[len(self.prefix):] or "/"  # type: ignore[attr-defined]
 
 
 def test_mounted_sub_app_shares_the_parents_session(client: Client) -> None:
