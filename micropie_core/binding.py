@@ -236,13 +236,17 @@ def bind(route: Route, request: Request) -> tuple[list[Any], dict[str, Any]]:
     for param in route.params:
         kind = param.kind
         if kind is VAR_POSITIONAL:
-            args.extend(_from_texts(param, [s]) for s in segments[index:])
+            args.extend(_from_texts(param, [s]) if type(s) is str else s
+                        for s in segments[index:])
             index = count
             continue
         if kind is VAR_KEYWORD:
             continue
         if index < count:
-            value = _from_texts(param, [segments[index]])
+            segment = segments[index]
+            # A middleware doing explicit routing may set path_params it has already
+            # converted (MicroPie's {record:int}); those reach the handler as given.
+            value = _from_texts(param, [segment]) if type(segment) is str else segment
             index += 1
         else:
             value = _lookup(param, request)

@@ -91,7 +91,7 @@ class Request:
         self.path: str = scope.get("path", "/")
         self.app = app
         self._receive = receive
-        self.path_params: list[str] = []
+        self.path_params: list[Any] = []  # str segments, or what an explicit router set
 
     @property
     def headers(self) -> Headers:

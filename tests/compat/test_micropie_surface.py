@@ -111,6 +111,10 @@ class Router(HttpMiddleware):
         if parts[:1] == ["api"] and len(parts) == 3:
             request.path_params = [parts[1], parts[2]]
             request._route_handler = "_get_record"
+        elif parts[:1] == ["typed"] and len(parts) == 3:
+            # MicroPie's examples/explicit_routing converts {record:int} itself.
+            request.path_params = [parts[1], int(parts[2])]
+            request._route_handler = "_get_record"
         elif parts[:1] == ["raw"]:
             request._route_handler = "_echo"
 
@@ -130,6 +134,8 @@ class Records(App):
 def test_explicit_routing_reaches_private_handlers(client: Client) -> None:
     c = client(Records())
     assert c.get("/api/ann/7").json() == {"user": "ann", "record": 7}
+    # Values the middleware already converted reach the handler as they are.
+    assert c.get("/typed/ann/7").json() == {"user": "ann", "record": 7}
     # No path_params from the middleware: the segments after the first.
     assert c.get("/raw/a/b").text == "a/b"
     # Never routed implicitly.
