@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import shutil
 import socket
 import statistics
@@ -181,6 +183,39 @@ async def commands_per_request(variant: Variant, connection: redis.Redis,
     return {name: calls / requests for name, calls in sorted(delta.items()) if calls}
 
 
+# --------------------------------------------------------------------- memory
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux ``/proc``)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def memory_per_session(count: int) -> tuple[int, float]:
+    """RSS growth for ``count`` small sessions in the memory store, and bytes per session.
+
+    Each session is made by a real request without a cookie to ``/write`` (a new
+    session holding ``{"visits": 1}``), as a first visit from a new browser does.
+    """
+    app = WithSessions(config={"sessions": {"store": "memory", "max_sessions": count}})
+    await app.startup()
+    try:
+        scope = scope_for("/write", None)
+        for _ in range(100):  # warm-up: code paths, allocator arenas
+            await request(app, scope)
+        gc.collect()
+        before = rss_bytes()
+        for _ in range(count):
+            status, _ = await request(app, scope)
+            if status != 200:
+                raise RuntimeError(f"/write answered {status}")
+        gc.collect()
+        grown = rss_bytes() - before
+    finally:
+        await app.shutdown()
+    return grown, grown / count
+
+
 # --------------------------------------------------------------------- main
 
 def build_variants(redis_url: str) -> list[Variant]:
@@ -212,11 +247,12 @@ async def main_async(args: argparse.Namespace, redis_url: str) -> None:
     finally:
         for variant in variants:
             await variant.app.shutdown()
-    report(variants, counts, args)
+    memory = await memory_per_session(args.sessions) if args.sessions else None
+    report(variants, counts, args, memory)
 
 
 def report(variants: list[Variant], counts: dict[str, dict[str, float]],
-           args: argparse.Namespace) -> None:
+           args: argparse.Namespace, memory: tuple[int, float] | None) -> None:
     print(f"\nSessions benchmark: {args.requests} requests x {args.rounds} interleaved rounds, "
           f"concurrency {args.concurrency}, in-process ASGI, {args.loop} loop, "
           f"Python {sys.version.split()[0]}")
@@ -233,6 +269,14 @@ def report(variants: list[Variant], counts: dict[str, dict[str, float]],
             redis_cmds = f"{sum(per.values()):g} ({detail})"
         print(f"{v.endpoint:<8} {v.store:<7} {median:>13,.0f} {min(v.samples):>9,.0f} "
               f"{max(v.samples):>9,.0f} {ratio:>7.0%} {1e6 / median:>8.1f} {redis_cmds:<20}")
+    by_key = {(v.endpoint, v.store): 1e6 / statistics.median(v.samples) for v in variants}
+    print("\nAdded per request by the memory store over the same endpoint without sessions: "
+          f"read {by_key[('read', 'memory')] - by_key[('read', 'none')]:.1f} us, "
+          f"write {by_key[('write', 'memory')] - by_key[('write', 'none')]:.1f} us")
+    if memory:
+        grown, per_session = memory
+        print(f"Memory store, {args.sessions:,} sessions of {{'visits': 1}}: "
+              f"RSS +{grown / 2**20:,.1f} MiB, {per_session:,.0f} bytes per session")
     ok = (sum(counts["read"].values()) == 1 and sum(counts["write"].values()) == 2)
     print(f"\nRedis commands per request: read-only = {sum(counts['read'].values()):g}, "
           f"changed = {sum(counts['write'].values()):g} "
@@ -247,6 +291,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1,
                         help="requests in flight at once (asyncio tasks)")
+    parser.add_argument("--sessions", type=int, default=100_000,
+                        help="sessions to create for the memory-per-session figure (0: skip)")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
                         help="event loop (uvicorn uses uvloop when installed)")
     args = parser.parse_args()

@@ -36,15 +36,10 @@ def make_files(directory: Path) -> None:
         (directory / name).write_bytes(os.urandom(size))
 
 
-#: Server CPU seconds per request, per (app, file): on a machine shared with other
-#: work, CPU time spent per request is steadier than requests per second.
+#: Server CPU microseconds per request and p99 latency (ms), per (app, file): on a
+#: machine shared with other work, CPU time per request is steadier than requests/s.
 CPU_PER_REQUEST: dict[tuple[str, str], list[float]] = {}
-
-
-def cpu_seconds(server: Server) -> float:
-    """User + system CPU time of the server process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+P99: dict[tuple[str, str], list[float]] = {}
 
 
 def main(duration: float, rounds: int, connections: int) -> list[Sample]:
@@ -67,11 +62,10 @@ def main(duration: float, rounds: int, connections: int) -> list[Sample]:
                 for name, server in servers.items():
                     url = f"{server.url}/static/{filename}"
                     wrk(url, 1, connections)  # warm-up, not recorded
-                    before = cpu_seconds(server)
-                    rate = wrk(url, duration, connections)
-                    used = cpu_seconds(server) - before
-                    rates.setdefault((name, label), []).append(rate)
-                    cpu.setdefault((name, label), []).append(used / (rate * duration))
+                    load = wrk(url, duration, connections, server_pid=server.process.pid)
+                    rates.setdefault((name, label), []).append(load.rate)
+                    cpu.setdefault((name, label), []).append(load.latencies["cpu us"])
+                    P99.setdefault((name, label), []).append(load.latencies["p99"])
             print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
     finally:
         for server in servers.values():
@@ -85,8 +79,8 @@ def report(samples: list[Sample], title: str) -> str:
     mine, peer = APPS
     lines = [f"### {title}", "",
              "| file | " + " | ".join(f"{name} req/s" for name in APPS)
-             + " | ratio (median of rounds) | ratio min-max | server CPU per request |",
-             "|---|" + "---:|" * (len(APPS) + 3)]
+             + " | ratio (median of rounds) | ratio min-max | server CPU per request | p99 |",
+             "|---|" + "---:|" * (len(APPS) + 4)]
     for label in FILES:
         ours, theirs = by_key[(mine, label)], by_key[(peer, label)]
         ratios = [a / b for a, b in zip(ours.rates, theirs.rates, strict=True)]
@@ -94,8 +88,9 @@ def report(samples: list[Sample], title: str) -> str:
             f"| {label} | {ours.median:,.0f} ±{ours.spread:.0%} | "
             f"{theirs.median:,.0f} ±{theirs.spread:.0%} | {statistics.median(ratios):.2f}x | "
             f"{min(ratios):.2f}-{max(ratios):.2f} | "
-            + " vs ".join(f"{statistics.median(CPU_PER_REQUEST[(n, label)]) * 1e6:,.0f} us"
-                          for n in APPS) + " |")
+            + " vs ".join(f"{statistics.median(CPU_PER_REQUEST[(n, label)]):,.0f} us"
+                          for n in APPS) + " | "
+            + " vs ".join(f"{statistics.median(P99[(n, label)]):.1f} ms" for n in APPS) + " |")
     return "\n".join(lines)
 
 
