@@ -219,19 +219,25 @@ def test_middleware_upload(serve: object) -> None:
                                  "size": 300_000}
 
 
+def check_records_api(client: httpx.Client) -> None:
+    """What both explicit-routing examples answer alike: the explicit POST and
+    sub-details routes, the implicit ``records`` handler, and no private handler."""
+    assert client.post("/api/users/ann/records", json={"record_id": 9}).json() == {
+        "user": "ann", "record": 9, "created": True}
+    assert client.get("/api/users/ann/records/7/details/subdetails").json() == {
+        "user": "ann", "record": 7, "subdetails": "more detailed info"}
+    assert client.get("/records/ann/7").json() == {"user": "ann", "record": 7,
+                                                   "implicit": True}
+    assert client.get("/_private").status_code == 404
+
+
 def test_middleware_router(serve: object) -> None:
     server = served(serve, "middleware", "router")
     with httpx.Client(base_url=server.url) as client:
         assert client.get("/api/users/ann/records/7").json() == {"user": "ann", "record": 7}
         assert client.get("/api/users/ann/records/x").json() == {
             "error": "Record must be an integer"}
-        assert client.post("/api/users/ann/records", json={"record_id": 9}).json() == {
-            "user": "ann", "record": 9, "created": True}
-        assert client.get("/api/users/ann/records/7/details/subdetails").json() == {
-            "user": "ann", "record": 7, "subdetails": "more detailed info"}
-        assert client.get("/records/ann/7").json() == {"user": "ann", "record": 7,
-                                                       "implicit": True}
-        assert client.get("/_private").status_code == 404
+        check_records_api(client)
         assert client.get("/_get_record/ann/7").status_code == 404
 
 
@@ -243,10 +249,4 @@ def test_explicit_routing(serve: object) -> None:
         assert head.status_code == 200 and head.content == b""
         # {record:int} only matches digits; nothing else routes /api/...: 404.
         assert client.get("/api/users/ann/records/x").status_code == 404
-        assert client.post("/api/users/ann/records", json={"record_id": 9}).json() == {
-            "user": "ann", "record": 9, "created": True}
-        assert client.get("/api/users/ann/records/7/details/subdetails").json() == {
-            "user": "ann", "record": 7, "subdetails": "more detailed info"}
-        assert client.get("/records/ann/7").json() == {"user": "ann", "record": 7,
-                                                       "implicit": True}
-        assert client.get("/_private").status_code == 404
+        check_records_api(client)
