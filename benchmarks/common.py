@@ -152,3 +152,11 @@ def save(kind: str, samples: list[Sample], extra: dict[str, object] | None = Non
         **(extra or {}),
     }, indent=2) + "\n")
     return path
+
+
+def status_kib(pid: int, field: str = "VmRSS") -> int:
+    """A kB field of ``/proc/<pid>/status`` (Linux): ``VmRSS``, ``VmHWM``, ..."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")

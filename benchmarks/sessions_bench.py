@@ -31,6 +31,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import redis
+from common import status_kib
 
 from micropie_core import App
 
@@ -185,12 +186,6 @@ async def commands_per_request(variant: Variant, connection: redis.Redis,
 
 # --------------------------------------------------------------------- memory
 
-def rss_bytes() -> int:
-    """Resident set size of this process (Linux ``/proc``)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 async def memory_per_session(count: int) -> tuple[int, float]:
     """RSS growth for ``count`` small sessions in the memory store, and bytes per session.
 
@@ -204,13 +199,13 @@ async def memory_per_session(count: int) -> tuple[int, float]:
         for _ in range(100):  # warm-up: code paths, allocator arenas
             await request(app, scope)
         gc.collect()
-        before = rss_bytes()
+        before = status_kib(os.getpid()) * 1024
         for _ in range(count):
             status, _ = await request(app, scope)
             if status != 200:
                 raise RuntimeError(f"/write answered {status}")
         gc.collect()
-        grown = rss_bytes() - before
+        grown = status_kib(os.getpid()) * 1024 - before
     finally:
         await app.shutdown()
     return grown, grown / count

@@ -38,6 +38,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import status_kib
 from over_http import LOAD_CPU, Server, pinned
 
 MIX = """
@@ -100,13 +101,6 @@ def run_wrk(url: str, duration: float, connections: int, script: str | None = No
     )
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -132,7 +126,7 @@ def soak(server: Server, duration: float, connections: int) -> dict[str, object]
         for mark in marks:
             if done.wait(max(0.0, start + mark - time.monotonic())):
                 return
-            samples[mark] = rss_kib(server.process.pid)
+            samples[mark] = status_kib(server.process.pid)
             sizes[mark] = store_size(server.url)
 
     sampler = threading.Thread(target=sample)
@@ -143,7 +137,7 @@ def soak(server: Server, duration: float, connections: int) -> dict[str, object]
         done.set()
         sampler.join()
     end = time.monotonic() - start
-    samples[round(end, 1)] = rss_kib(server.process.pid)
+    samples[round(end, 1)] = status_kib(server.process.pid)
     sizes[round(end, 1)] = store_size(server.url)
     first, last = samples[10.0], samples[max(samples)]
     return {

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import httpx
 import multipart  # type: ignore[import-untyped]
+from common import status_kib
 
 MiB = 1024 * 1024
 BOUNDARY = "bench-boundary-5f0c1d2e3a4b"
@@ -121,13 +122,6 @@ def raw_parser_rate(size: int, block: bytes) -> float:
     elapsed = time.perf_counter() - start
     assert received == size, (received, size)
     return size / MiB / elapsed
-
-
-def status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
 class RssSampler(threading.Thread):
