@@ -7,9 +7,9 @@ straight to the ASGI callable (see ``inprocess.py``) and are counted per
 CPU-second of this process (``time.process_time``), which a busy machine
 disturbs less than wall-clock time; rounds alternate between the apps
 (rotated order) and the ratio to the built-ins-only app is taken within each
-round. Next to the rates, the
-function calls per request (``sys.setprofile``): a count that load cannot
-disturb, equal when an off plugin adds nothing to the request path.
+round. Next to the rates, the function calls per request
+(``sys.setprofile``): a count that load cannot disturb, equal when an off
+plugin adds nothing to the request path.
 
     .venv/bin/python benchmarks/plugins_off.py [--requests 20000] [--rounds 7]
 """
@@ -45,17 +45,20 @@ VARIANTS: dict[str, list[str] | None] = {
 }
 
 
+_EMPTY_BODY = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def receive() -> dict[str, Any]:
+    return _EMPTY_BODY
+
+
+async def send(message: dict[str, Any]) -> None:
+    pass
+
+
 async def cpu_rate(app: Any, count: int) -> float:
     """Requests per CPU-second of this process on ``/``: steadier than wall-clock time
     when other work shares the machine (time spent descheduled is not counted)."""
-    request = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> dict[str, Any]:
-        return request
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
     start = time.process_time()
     for _ in range(count):
         await app(http_scope("/", ""), receive, send)
@@ -69,14 +72,7 @@ async def calls_per_request(app: Any, count: int = 200) -> float:
     counts with and without a plugin mean the plugin adds no work at all to the
     request path (what timing alone cannot show below the noise).
     """
-    request = {"type": "http.request", "body": b"", "more_body": False}
     calls = 0
-
-    async def receive() -> dict[str, Any]:
-        return request
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
 
     def count_call(frame: Any, event: str, arg: Any) -> None:
         nonlocal calls
