@@ -212,13 +212,6 @@ def _from_texts(param: Param, values: list[str]) -> Any:
         raise _invalid(param, values if param.multi else values[0]) from None
 
 
-def _from_segment(param: Param, segment: Any) -> Any:
-    """A path parameter: a text segment converted, or, when a middleware doing
-    explicit routing set ``path_params`` it had already converted (MicroPie's
-    ``{record:int}``), that value as given."""
-    return _from_texts(param, [segment]) if type(segment) is str else segment
-
-
 def _from_json(param: Param, value: Any) -> Any:
     convert = param.from_json
     if convert is None:
@@ -243,13 +236,17 @@ def bind(route: Route, request: Request) -> tuple[list[Any], dict[str, Any]]:
     for param in route.params:
         kind = param.kind
         if kind is VAR_POSITIONAL:
-            args.extend(_from_segment(param, s) for s in segments[index:])
+            args.extend(_from_texts(param, [s]) if type(s) is str else s
+                        for s in segments[index:])
             index = count
             continue
         if kind is VAR_KEYWORD:
             continue
         if index < count:
-            value = _from_segment(param, segments[index])
+            segment = segments[index]
+            # A middleware doing explicit routing may set path_params it has already
+            # converted (MicroPie's {record:int}); those reach the handler as given.
+            value = _from_texts(param, [segment]) if type(segment) is str else segment
             index += 1
         else:
             value = _lookup(param, request)
