@@ -30,7 +30,10 @@ import re
 from .errors import HTTPError
 from .types import RawHeaders
 
-__all__ = ["MAX_COOKIE_HEADER_SIZE", "format_cookie", "parse_cookie_header", "request_cookies"]
+__all__ = [
+    "MAX_COOKIE_HEADER_SIZE", "cookie_header", "format_cookie", "parse_cookie_bytes",
+    "parse_cookie_header", "request_cookies",
+]
 
 #: Bytes of ``Cookie`` header a request may send (all of its Cookie headers).
 #: Browsers cap one cookie at 4 KiB and a site at a few dozen of them.
@@ -58,21 +61,46 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     return cookies
 
 
-def request_cookies(raw_headers: RawHeaders) -> dict[str, str]:
-    """The cookies of a request's raw ASGI headers (every ``Cookie`` header, in order).
+def cookie_header(raw_headers: RawHeaders) -> bytes:
+    """A request's ``Cookie`` headers joined by ``"; "`` (HTTP/2 sends one per cookie).
 
-    Raises ``HTTPError(400)`` when they total more than :data:`MAX_COOKIE_HEADER_SIZE`.
+    ``b""`` when there is none. Raises ``HTTPError(400)`` when they total more
+    than :data:`MAX_COOKIE_HEADER_SIZE`.
     """
-    values = [value for name, value in raw_headers if name.lower() == b"cookie"]
-    if not values:
-        return {}
-    size = sum(len(v) for v in values) + 2 * (len(values) - 1)
+    first: bytes | None = None
+    several: list[bytes] | None = None
+    size = -2
+    for name, value in raw_headers:
+        # ASGI names are lower case; the second test keeps a hand-built scope working.
+        if name == b"cookie" or (len(name) == 6 and name.lower() == b"cookie"):
+            size += len(value) + 2
+            if first is None:
+                first = value
+            elif several is None:
+                several = [first, value]
+            else:
+                several.append(value)
+    if first is None:
+        return b""
     if size > MAX_COOKIE_HEADER_SIZE:
         raise HTTPError(
             400, f"Cookie header of {size} bytes is larger than the limit of "
             f"{MAX_COOKIE_HEADER_SIZE} bytes; clear this site's cookies"
         )
-    return parse_cookie_header(b"; ".join(values).decode("latin-1"))
+    return first if several is None else b"; ".join(several)
+
+
+def request_cookies(raw_headers: RawHeaders) -> dict[str, str]:
+    """The cookies of a request's raw ASGI headers (every ``Cookie`` header, in order).
+
+    Raises ``HTTPError(400)`` when they total more than :data:`MAX_COOKIE_HEADER_SIZE`.
+    """
+    return parse_cookie_bytes(cookie_header(raw_headers))
+
+
+def parse_cookie_bytes(header: bytes) -> dict[str, str]:
+    """:func:`parse_cookie_header` of a raw (latin-1) value such as :func:`cookie_header` gives."""
+    return parse_cookie_header(header.decode("latin-1")) if header else {}
 
 
 def format_cookie(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .config import Setting
+from .cookies import cookie_header, parse_cookie_bytes
 from .errors import HTTPError
 from .serialization import json_dumps
 
@@ -341,11 +342,13 @@ class SessionManager:
         a request whose Cookie headers do not even contain the cookie name
         is not parsed at all. A malformed id costs no store call.
         """
-        name = self._cookie_name_bytes
-        if not any(header == b"cookie" and name in value
-                   for header, value in request.scope["headers"]):
-            return None
-        session_id = request.cookies.get(self.cookie_name)
+        cookies = request._cookies
+        if cookies is None:
+            raw = cookie_header(request.scope["headers"])
+            if self._cookie_name_bytes not in raw:
+                return None
+            cookies = request._cookies = parse_cookie_bytes(raw)
+        session_id = cookies.get(self.cookie_name)
         return self.valid_id(session_id) if session_id is not None else None
 
     # ------------------------------------------------------------------ load
@@ -375,17 +378,18 @@ class SessionManager:
             except Exception as exc:
                 _log_failure("delete", exc)
             return
+        request._session_id = session_id
+        request._session_created = created
         if self.changes == "live":
             # The stored object itself: no copy, no encoding. A plain dict
             # (saved through session_backend) becomes a Session once, in place.
-            session = data if type(data) is Session else Session(data)
-            record["data"] = session
+            if type(data) is not Session:
+                data = record["data"] = Session(data)
+            request._session = data
+            request._session_version = data.version  # mark_saved(), inline
         else:
-            session = Session(data)
-        request._session = session
-        request._session_id = session_id
-        request._session_created = created
-        self.mark_saved(request)
+            request._session = Session(data)
+            self.mark_saved(request)
 
     def mark_saved(self, request: Request) -> None:
         """Take the request's session as it is now as stored (the dirty-check baseline)."""
@@ -549,7 +553,10 @@ def _make_private(headers: list[tuple[str, str]]) -> None:
     cache store it (``public``, ``s-maxage``), plus ``private``; one header,
     never two that contradict each other.
     """
-    if not any(name.lower() == "cache-control" for name, _ in headers):
+    for name, _ in headers:  # a loop, not any(...): a generator costs ~1 us here
+        if name.lower() == "cache-control":
+            break
+    else:
         headers.append(("Cache-Control", "private"))  # the usual case: no policy of its own
         return
     directives: list[str] = []
