@@ -227,17 +227,23 @@ _HTML_TYPE = _content_type_header(HTML)
 _JSON_TYPE = _content_type_header(JSON)
 
 
-async def send_plain(send: Send, value: str | dict[str, Any], *, head: bool = False) -> None:
+async def send_plain(
+    send: Send, value: str | dict[str, Any], *, head: bool = False,
+    headers: RawHeaders | None = None,
+) -> None:
     """Send a handler's ``str`` (HTML) or ``dict`` (JSON) as a ``200`` response.
 
-    Equivalent to ``Response(value).send(send, head=head)`` without building the
-    object: the request path uses it for the two commonest return values when no
-    middleware, hook or session needs a :class:`Response` to look at.
+    Equivalent to ``Response(value, headers=...).send(send, head=head)`` without
+    building the object: the request path uses it for the two commonest return
+    values when no middleware or hook needs a :class:`Response` to look at.
+    ``headers`` are already encoded (:func:`encode_extra_headers`) and come first.
     """
     if type(value) is str:
         body, content_type = value.encode(), _HTML_TYPE
     else:
         body, content_type = json_dumps(value), _JSON_TYPE
+    length = (b"content-length", str(len(body)).encode())
     await send({"type": "http.response.start", "status": 200,
-                "headers": [content_type, (b"content-length", str(len(body)).encode())]})
+                "headers": [*headers, content_type, length] if headers
+                else [content_type, length]})
     await send({"type": "http.response.body", "body": b"" if head else body})

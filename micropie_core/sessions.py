@@ -441,25 +441,26 @@ class SessionManager:
             return type(session) is not Session or session.version != request._session_version
         return _serialize(dict(session)) != request._session_snapshot
 
-    async def commit(self, request: Request, response: Any) -> None:
+    async def commit(self, request: Request, headers: list[tuple[str, str]]) -> None:
         """Persist changes, rotate ids and set or expire the cookie as needed.
 
         Store calls: none for an unchanged session (the load already refreshed
         its expiry), one ``save`` for a changed or new one, a ``delete`` when it
         was emptied or regenerated. A session owned by someone else (a parent
-        app that mounted this one) is left to its owner.
+        app that mounted this one) is left to its owner. The cookie and cache
+        headers are appended to ``headers`` (a response's header list).
         """
         session = request._session
         if (isinstance(session, UnavailableSession) or not request._session_accessed
                 or request._session_external):
             return
         assert self.store is not None and session is not None
-        response.headers.append(("Vary", "Cookie"))
+        headers.append(("Vary", "Cookie"))
         old_id = request._session_id
         if not session:
             if old_id is not None and not request._session_new:
                 await self._delete(old_id)
-                self._set_cookie(request, response, "", max_age=0)
+                self._set_cookie(request, headers, "", max_age=0)
             return
         if old_id is not None and request._regenerate_session:
             await self._delete(old_id)
@@ -482,9 +483,9 @@ class SessionManager:
                 session_id, self._record(request, session, created), ttl, only_if_exists=True
             ):
                 # Deleted meanwhile (logout elsewhere, expiry): deletion wins.
-                self._set_cookie(request, response, "", max_age=0)
+                self._set_cookie(request, headers, "", max_age=0)
                 return
-        self._set_cookie(request, response, session_id, max_age=ttl)
+        self._set_cookie(request, headers, session_id, max_age=ttl)
 
     def _record(
         self, request: Request, session: MutableMapping[str, Any], created: float
@@ -539,11 +540,11 @@ class SessionManager:
         attributes = self._cookie_attributes[secure or self.samesite == "none"]
         return f"{self.cookie_name}={value}; Max-Age={max_age}{attributes}"
 
-    def _set_cookie(self, request: Request, response: Any, value: str, *, max_age: int) -> None:
-        response.headers.append(
-            ("Set-Cookie", self.cookie_header(request, value, max_age=max_age))
-        )
-        _make_private(response.headers)
+    def _set_cookie(
+        self, request: Request, headers: list[tuple[str, str]], value: str, *, max_age: int
+    ) -> None:
+        headers.append(("Set-Cookie", self.cookie_header(request, value, max_age=max_age)))
+        _make_private(headers)
 
 
 def _make_private(headers: list[tuple[str, str]]) -> None:

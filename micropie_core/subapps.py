@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from .requests import Request
+from .responses import encode_extra_headers
 from .routing import tail_start
 from .types import Message, Receive, Send
 
@@ -54,13 +55,6 @@ async def hand_off_to_subapp(request: Request, receive: Receive, send: Send) -> 
     await request._subapp(scope, sub_receive, send)
 
 
-class _Headers:
-    """Collects the session headers the parent adds to the sub-app's response."""
-
-    def __init__(self) -> None:
-        self.headers: list[tuple[str, str]] = []
-
-
 def _committing_session(request: Request, send: Send) -> Send:
     """``send`` that saves the shared session when the response starts and adds its cookie."""
     assert request.app is not None
@@ -69,13 +63,10 @@ def _committing_session(request: Request, send: Send) -> Send:
         if message["type"] == "http.response.start" and (
             request._session or request._session_id is not None
         ):
-            added = _Headers()
+            added: list[tuple[str, str]] = []
             await request.app._sessions.commit(request, added)  # type: ignore[union-attr]
-            message = {**message, "headers": [
-                *message.get("headers", []),
-                *((name.lower().encode("latin-1"), value.encode("latin-1"))
-                  for name, value in added.headers),
-            ]}
+            encoded, _ = encode_extra_headers(added, strict=True)
+            message = {**message, "headers": [*message.get("headers", []), *encoded]}
         await send(message)
 
     return send_with_session

@@ -21,14 +21,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("micropie")
 
 
-class _Headers:
-    """Stands in for a response: the session protocol only appends headers to it."""
-
-    def __init__(self) -> None:
-        self.headers: list[tuple[str, str]] = []
-        self.status_code = 101
-
-
 def _session_in_use(request: Request) -> Any:
     session = request._session
     if not request._session_accessed or session is None or isinstance(
@@ -66,9 +58,9 @@ async def accept_headers(
     if not request._session_new:
         return []  # the client already holds this session's cookie
     if _session_in_use(request):
-        response = _Headers()
-        await manager.commit(request, response)  # saved now under the reserved id
-        cookies = [value for name, value in response.headers if name.lower() == "set-cookie"]
+        headers: list[tuple[str, str]] = []
+        await manager.commit(request, headers)  # saved now under the reserved id
+        cookies = [value for name, value in headers if name.lower() == "set-cookie"]
     else:
         assert request._session_id is not None
         cookies = [manager.cookie_header(request, request._session_id, max_age=manager.ttl)]
@@ -88,6 +80,6 @@ async def save_at_end(app: App, request: Request) -> None:
         )
         request._regenerate_session = False
     try:
-        await app._sessions.commit(request, _Headers())
+        await app._sessions.commit(request, [])
     except Exception:
         logger.exception("Could not save the session of WebSocket %s", request.path)
