@@ -151,6 +151,46 @@ def test_malformed_cookies_cost_no_store_call_and_are_not_adopted(
     assert new_id != value and is_well_formed(new_id)
 
 
+def test_a_repeated_cookie_header_names_the_same_session_every_time(client: Client) -> None:
+    store = CountingStore()
+    c = client(site(store))
+    c.get("/visits")
+    session_id = c.cookies["session_id"]
+    for header in [f"session_id={session_id}", f"a=1; session_id={session_id}",
+                   f"session_id={session_id}"]:
+        store.calls.clear()
+        assert c.get("/peek", headers={"cookie": header}).text == "1"
+        assert store.calls == [("load", session_id)]
+    for _ in range(2):  # a malformed id is refused the second time as well
+        store.calls.clear()
+        response = c.get("/peek", headers={"cookie": "session_id=attacker"})
+        assert response.text == "0" and store.calls == []
+
+
+def test_distinct_cookie_headers_do_not_grow_the_app_without_bound(client: Client) -> None:
+    app = site()
+    c = client(app)
+    for number in range(1500):
+        c.get("/plain", headers={"cookie": f"session_id={number:043d}"})
+    remembered = app._sessions._ids_by_cookie_header
+    assert remembered is not None and 0 < len(remembered) <= 1024
+    c.get("/plain", headers={"cookie": "session_id=" + "A" * 43 + "; pad=" + "x" * 5000})
+    assert all(len(header) <= 1024 for header in remembered)
+
+
+def test_a_custom_validator_is_asked_on_every_request(client: Client) -> None:
+    revoked: set[str] = set()
+
+    def validator(candidate: str) -> str | None:
+        return candidate if is_well_formed(candidate) and candidate not in revoked else None
+
+    c = client(site(id_validator=validator))
+    assert c.get("/visits").text == "1"
+    assert c.get("/visits").text == "2"
+    revoked.add(c.cookies["session_id"])
+    assert c.get("/visits").text == "1"  # the revoked id is no longer looked up
+
+
 def test_an_attacker_chosen_well_formed_id_is_never_adopted(client: Client) -> None:
     store = CountingStore()
     chosen = new_session_id()
