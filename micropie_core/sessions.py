@@ -475,7 +475,8 @@ class SessionManager:
         headers are appended to ``headers`` (a response's header list).
         """
         session = request._session
-        if (isinstance(session, UnavailableSession) or not request._session_accessed
+        # type(), not isinstance(): UnavailableSession is an ABC, whose check costs ~1 us.
+        if (type(session) is UnavailableSession or not request._session_accessed
                 or request._session_external):
             return
         assert self.store is not None and session is not None

@@ -83,12 +83,17 @@ class MemoryStore(SessionStore):
     ) -> bool:
         now = self._clock()
         self._purge(now)
-        if only_if_exists and self._live(session_id, now) is None:
+        entries = self._entries
+        entry = self._live(session_id, now)
+        if entry is not None:  # an update: in place, no new entry
+            entry[0], entry[1], entry[2] = now + ttl, record, ttl
+            entries.move_to_end(session_id)
+            return True
+        if only_if_exists:
             return False
-        self._entries[session_id] = [now + ttl, record, ttl]
-        self._entries.move_to_end(session_id)
-        while len(self._entries) > self.max_sessions:
-            self._entries.popitem(last=False)
+        entries[session_id] = [now + ttl, record, ttl]  # new keys go to the end
+        while len(entries) > self.max_sessions:
+            entries.popitem(last=False)
         return True
 
     async def delete(self, session_id: str) -> None:
