@@ -122,9 +122,10 @@ def main() -> None:
                         else table(samples, title))
         header = (f"Machine: {data['machine']}; revision {data['revision']}; "
                   + ", ".join(f"{k} {v}" for k, v in data["versions"].items()))
-    sessions = RESULTS / "sessions_http.json"
-    if sessions.exists():
-        sections.append(json.loads(sessions.read_text())["report"])
+    for kind in ("sessions_memory", "sessions_http"):
+        path = RESULTS / f"{kind}.json"
+        if path.exists():
+            sections.append(json.loads(path.read_text())["report"])
     sections += [s for s in (gc_section(), startup_section()) if s]
     if not panels:
         raise SystemExit("no results yet: run inprocess.py and/or over_http.py first")

@@ -33,12 +33,15 @@ done
 if [ "${QUICK:-0}" = "1" ]; then
     inprocess=(--requests 2000 --rounds 1); http=(--duration 1 --rounds 1)
     sessions=(--duration 1 --rounds 1); garbage=(--requests 50); startup=(--runs 3)
+    memory_sessions=(--requests 1000 --rounds 2 --sessions 1000)
 else
     inprocess=(--requests 20000 --rounds 5); http=(--duration 5 --rounds 3)
     sessions=(--duration 5 --rounds 2); garbage=(--requests 500); startup=(--runs 15)
+    memory_sessions=(--requests 5000 --rounds 9 --sessions 100000)
 fi
 .venv/bin/python inprocess.py "${inprocess[@]}"
 .venv/bin/python over_http.py "${http[@]}"
+.venv/bin/python sessions_bench.py "${memory_sessions[@]}"
 .venv/bin/python sessions_http.py "${sessions[@]}"
 .venv/bin/python gc_garbage.py "${garbage[@]}"
 .venv/bin/python startup.py "${startup[@]}"

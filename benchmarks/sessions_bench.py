@@ -31,7 +31,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import redis
-from common import status_kib
+from common import save, status_kib
 
 from micropie_core import App
 
@@ -246,6 +246,13 @@ async def main_async(args: argparse.Namespace, redis_url: str) -> None:
     report(variants, counts, args, memory)
 
 
+def added_per_round(variants: list[Variant], endpoint: str) -> list[float]:
+    """µs the memory store adds to ``endpoint`` in each round (same-round pairs)."""
+    by_store = {v.store: v.samples for v in variants if v.endpoint == endpoint}
+    return [1e6 / with_store - 1e6 / without
+            for with_store, without in zip(by_store["memory"], by_store["none"], strict=True)]
+
+
 def report(variants: list[Variant], counts: dict[str, dict[str, float]],
            args: argparse.Namespace, memory: tuple[int, float] | None) -> None:
     print(f"\nSessions benchmark: {args.requests} requests x {args.rounds} interleaved rounds, "
@@ -264,14 +271,25 @@ def report(variants: list[Variant], counts: dict[str, dict[str, float]],
             redis_cmds = f"{sum(per.values()):g} ({detail})"
         print(f"{v.endpoint:<8} {v.store:<7} {median:>13,.0f} {min(v.samples):>9,.0f} "
               f"{max(v.samples):>9,.0f} {ratio:>7.0%} {1e6 / median:>8.1f} {redis_cmds:<20}")
-    by_key = {(v.endpoint, v.store): 1e6 / statistics.median(v.samples) for v in variants}
-    print("\nAdded per request by the memory store over the same endpoint without sessions: "
-          f"read {by_key[('read', 'memory')] - by_key[('read', 'none')]:.1f} us, "
-          f"write {by_key[('write', 'memory')] - by_key[('write', 'none')]:.1f} us")
+    lines = [
+        "### Memory sessions in-process (`sessions_bench.py`)", "",
+        f"{args.requests} requests x {args.rounds} interleaved rounds, {args.loop} loop. "
+        "Added = µs per request over the same endpoint of an app without sessions, "
+        "paired within each round (median, min–max over rounds).", "",
+        "| endpoint | added µs/request | min–max | target |", "|---|---:|---:|---:|",
+    ]
+    for endpoint, target in (("read", 10), ("write", 15)):
+        added = added_per_round(variants, endpoint)
+        lines.append(f"| {endpoint} | {statistics.median(added):.1f} | "
+                     f"{min(added):.1f}–{max(added):.1f} | ≤ {target} |")
     if memory:
         grown, per_session = memory
-        print(f"Memory store, {args.sessions:,} sessions of {{'visits': 1}}: "
-              f"RSS +{grown / 2**20:,.1f} MiB, {per_session:,.0f} bytes per session")
+        lines += ["", f"{args.sessions:,} sessions of `{{'visits': 1}}`, each made by a request: "
+                      f"RSS +{grown / 2**20:,.1f} MiB, **{per_session:,.0f} bytes per session** "
+                      "(target ≤ 1 KB)."]
+    report_text = "\n".join(lines)
+    print("\n" + report_text)
+    save("sessions_memory", [], {"report": report_text})
     ok = (sum(counts["read"].values()) == 1 and sum(counts["write"].values()) == 2)
     print(f"\nRedis commands per request: read-only = {sum(counts['read'].values()):g}, "
           f"changed = {sum(counts['write'].values()):g} "
