@@ -275,13 +275,13 @@ def report(variants: list[Variant], counts: dict[str, dict[str, float]],
         "### Memory sessions in-process (`sessions_bench.py`)", "",
         f"{args.requests} requests x {args.rounds} interleaved rounds, {args.loop} loop. "
         "Added = µs per request over the same endpoint of an app without sessions, "
-        "paired within each round (median, min–max over rounds).", "",
-        "| endpoint | added µs/request | min–max | target |", "|---|---:|---:|---:|",
+        "paired within each round (median, min-max over rounds).", "",
+        "| endpoint | added µs/request | min-max | target |", "|---|---:|---:|---:|",
     ]
     for endpoint, target in (("read", 10), ("write", 15)):
         added = added_per_round(variants, endpoint)
         lines.append(f"| {endpoint} | {statistics.median(added):.1f} | "
-                     f"{min(added):.1f}–{max(added):.1f} | ≤ {target} |")
+                     f"{min(added):.1f}-{max(added):.1f} | ≤ {target} |")
     if memory:
         grown, per_session = memory
         lines += ["", f"{args.sessions:,} sessions of `{{'visits': 1}}`, each made by a request: "

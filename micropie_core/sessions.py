@@ -233,6 +233,11 @@ class Session(dict[str, Any]):
         super().__init__(*args, **kwargs)
         self.version = 0
 
+    def __reduce__(self) -> tuple[type[Session], tuple[dict[str, Any]]]:
+        # copy and pickle would otherwise fill a Session made without __init__,
+        # through __setitem__, before the counter exists.
+        return Session, (dict(self),)
+
     def __setitem__(self, key: str, value: Any) -> None:
         self.version += 1
         super().__setitem__(key, value)

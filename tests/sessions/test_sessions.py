@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import pickle
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -467,3 +469,19 @@ def test_no_store_gives_a_clear_error(client: Client, caplog: pytest.LogCaptureF
     with caplog.at_level(logging.ERROR, logger="micropie"):
         assert client(Site(plugins=[])).get("/visits").status_code == 500
     assert "'sessions' plugin was left out" in caplog.text
+
+
+def test_a_session_can_be_copied_and_pickled_by_handler_code(client: Client) -> None:
+    class Snapshots(Site):
+        async def copies(self) -> dict[str, Any]:
+            session = self.request.session
+            session["cart"] = ["apple"]
+            copies = [copy.copy(session), copy.deepcopy(session),
+                      pickle.loads(pickle.dumps(session))]
+            for duplicate in copies:
+                duplicate["more"] = 1  # a copy is a working session dict of its own
+            return {"copies": [dict(d) for d in copies], "session": dict(session)}
+
+    body = client(Snapshots()).get("/copies").json()
+    assert body["session"] == {"cart": ["apple"]}
+    assert body["copies"] == [{"cart": ["apple"], "more": 1}] * 3
