@@ -105,7 +105,7 @@ class App:
                 f"App(max_form_field_size=...) must be a positive int or None, got "
                 f"{field_size!r}."
             )
-        self.limits = bodies.BodyLimits(
+        self.limits = bodies.BodyLimits.checked(
             max_body_size=max_body_size,
             max_form_fields=max_form_fields,
             max_json_depth=max_json_depth,
