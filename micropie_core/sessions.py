@@ -503,7 +503,7 @@ class SessionManager:
             old_id = request._session_id = None
             request._regenerate_session = False
         created = request._session_created or time.time()
-        ttl = self._ttl_for(created)
+        ttl = self.ttl if self.absolute_lifetime is None else self._ttl_for(created)
         if self.changes == "live" and type(session) is not Session:
             session = request._session = Session(session)  # the store keeps this object
         if old_id is None or request._session_new:
@@ -542,8 +542,8 @@ class SessionManager:
         return {"data": data, "created": created}
 
     def _ttl_for(self, created: float) -> int:
-        if self.absolute_lifetime is None:
-            return self.ttl
+        """The TTL under an ``absolute_lifetime`` (``commit`` uses ``ttl`` without one)."""
+        assert self.absolute_lifetime is not None
         remaining = int(created + self.absolute_lifetime - time.time())
         return max(1, min(self.ttl, remaining))
 
