@@ -361,9 +361,10 @@ class SessionManager:
     def _cookie_id(self, request: Request) -> str | None:
         """The valid session id in the request's cookies, else ``None``.
 
-        ``request.cookies`` decides (one parser, the same rules everywhere);
-        a request whose Cookie headers do not even contain the cookie name
-        is not parsed at all. A malformed id costs no store call.
+        ``request.cookies``'s parser decides (the same rules everywhere); a
+        request whose Cookie headers do not even contain the cookie name is not
+        parsed at all, and a Cookie header seen before gives the answer it gave
+        then (see ``_ids_by_cookie_header``). A malformed id costs no store call.
         """
         cookies = request._cookies
         if cookies is not None:
