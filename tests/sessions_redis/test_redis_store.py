@@ -364,3 +364,72 @@ def test_a_value_redis_cannot_store_is_a_logged_error_naming_the_key(
     assert "'tags'" in response.text  # not a bare 500: the page names the key
     assert "request.session['tags'] holds a set" in caplog.text
     assert "Unhandled exception" not in caplog.text
+
+
+def stored_sessions(connection: redis.Redis, prefix: str, count: int) -> list[str]:
+    """``count`` sessions written straight into Redis, session ``i`` holding visits=i."""
+    ids = [new_session_id() for _ in range(count)]
+    for visits, session_id in enumerate(ids):
+        record = {"data": {"visits": visits}, "created": time.time()}
+        connection.set(prefix + session_id, json.dumps(record), ex=600)
+    return ids
+
+
+def test_concurrent_reads_of_different_sessions_each_get_their_own(
+    redis_url: str, prefix: str, inspect_redis: redis.Redis
+) -> None:
+    ids = stored_sessions(inspect_redis, prefix, 40)
+    unknown = new_session_id()
+
+    async def main() -> list[str]:
+        async with TestClient(redis_site(redis_url, prefix)) as c:
+            cookies = [*ids, unknown, "not-an-id", *reversed(ids)]
+            responses = await asyncio.gather(
+                *(c.aget("/peek", headers={"cookie": f"session_id={value}"})
+                  for value in cookies))
+            return [r.text for r in responses]
+
+    texts = asyncio.run(main())
+    expected = [str(i) for i in range(40)]
+    assert texts == [*expected, "0", "0", *reversed(expected)]
+
+
+def test_reads_that_arrive_together_share_one_connection(
+    redis_url: str, prefix: str, inspect_redis: redis.Redis
+) -> None:
+    ids = stored_sessions(inspect_redis, prefix, 50)
+    before = int(inspect_redis.info("stats")["total_connections_received"])
+
+    async def main() -> list[str]:
+        async with TestClient(redis_site(redis_url, prefix)) as c:
+            responses = await asyncio.gather(
+                *(c.aget("/peek", headers={"cookie": f"session_id={value}"}) for value in ids))
+            return [r.text for r in responses]
+
+    assert asyncio.run(main()) == [str(i) for i in range(50)]
+    opened = int(inspect_redis.info("stats")["total_connections_received"]) - before
+    # One for the startup PING, one for the pipeline of 50 GETEXs (one each before),
+    # and a little room for other tests of the same Redis running meanwhile.
+    assert opened <= 4
+
+
+def test_a_failed_round_trip_answers_503_to_every_read_in_it(
+    redis_server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with redis.Redis.from_url(redis_server.url) as connection:
+        ids = stored_sessions(connection, prefix, 10)
+
+    async def main() -> list[int]:
+        async with TestClient(redis_site(redis_server.url, prefix, timeout=2)) as c:
+            redis_server.stop()
+            try:
+                responses = await asyncio.gather(
+                    *(c.aget("/peek", headers={"cookie": f"session_id={value}"})
+                      for value in ids))
+            finally:
+                redis_server.start()
+            return [r.status_code for r in responses]
+
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(main()) == [503] * 10
+    assert "unreachable" in caplog.text

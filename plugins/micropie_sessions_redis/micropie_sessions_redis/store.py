@@ -72,6 +72,8 @@ class RedisStore(SessionStore):
         # MaxConnectionsError instead of waiting (~190 503s at every cold start
         # under 256 concurrent requests, issue 12).
         self._slots: asyncio.Semaphore | None = None
+        self._pending_loads: list[tuple[str, int, asyncio.Future[Any]]] | None = None
+        self._load_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,7 +114,7 @@ class RedisStore(SessionStore):
 
     async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
         key = self.key(session_id)
-        raw = await self._run("load a session", lambda client: client.getex(key, ex=ttl))
+        raw = await self._load_raw(key, ttl)
         if raw is None:
             return None
         try:
@@ -135,6 +137,62 @@ class RedisStore(SessionStore):
     async def delete(self, session_id: str) -> None:
         key = self.key(session_id)
         await self._run("delete a session", lambda client: client.delete(key))
+
+    # ------------------------------------------------------------------ batched loads
+
+    async def _load_raw(self, key: str, ttl: int) -> Any:
+        """``GETEX key EX ttl``, sent together with the other loads of this loop turn.
+
+        Requests that arrive together (a server hands the app every request it
+        read in one event-loop turn) load their sessions in one pipeline: one
+        write and one read for all of them instead of one each, and one pooled
+        connection. Each still gets its own GETEX and its own answer; a failure
+        of the round trip fails every load in it, as it would have one by one.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        batch = self._pending_loads
+        if batch is None:
+            batch = self._pending_loads = []
+            loop.call_soon(self._send_loads)
+        batch.append((key, ttl, waiter))
+        return await waiter
+
+    def _send_loads(self) -> None:
+        batch, self._pending_loads = self._pending_loads or [], None
+        task = asyncio.get_running_loop().create_task(self._run_loads(batch))
+        self._load_tasks.add(task)  # a reference, so the task is not collected midway
+        task.add_done_callback(self._load_tasks.discard)
+
+    async def _run_loads(self, batch: list[tuple[str, int, asyncio.Future[Any]]]) -> None:
+        try:
+            if len(batch) == 1:
+                key, ttl, _ = batch[0]
+                answers = [await self._run("load a session",
+                                           lambda client: client.getex(key, ex=ttl))]
+            else:
+                answers = await self._run(
+                    f"load {len(batch)} sessions", lambda client: _getex_all(client, batch)
+                )
+        except Exception as exc:
+            for _, _, waiter in batch:
+                if not waiter.done():
+                    waiter.set_exception(_copy_of(exc))
+            return
+        except BaseException:  # cancelled (shutdown): so are the loads waiting on it
+            for _, _, waiter in batch:
+                waiter.cancel()
+            raise
+        for (_, _, waiter), answer in zip(batch, answers, strict=True):
+            if waiter.done():  # its request was cancelled meanwhile
+                continue
+            if isinstance(answer, Exception):
+                waiter.set_exception(RedisUnavailable(
+                    f"Redis at {self.location} refused to load a session: "
+                    f"{type(answer).__name__}: {answer}"
+                ))
+            else:
+                waiter.set_result(answer)
 
     # ------------------------------------------------------------------ internals
 
@@ -203,3 +261,22 @@ class RedisStore(SessionStore):
         raise RedisUnavailable(
             f"Redis at {self.location} failed to {operation}: {detail}"
         ) from exc
+
+
+async def _getex_all(
+    client: aioredis.Redis, batch: list[tuple[str, int, asyncio.Future[Any]]]
+) -> list[Any]:
+    """One pipeline (no MULTI) of a GETEX per load; errors come back in place."""
+    async with client.pipeline(transaction=False) as pipeline:
+        for key, ttl, _ in batch:
+            pipeline.getex(key, ex=ttl)
+        return await pipeline.execute(raise_on_error=False)
+
+
+def _copy_of(exc: BaseException) -> BaseException:
+    """``exc`` for one more waiter: each raise adds to a traceback, so each gets its own."""
+    if isinstance(exc, RedisUnavailable):
+        copy = RedisUnavailable(*exc.args)
+        copy.__cause__ = exc.__cause__
+        return copy
+    return exc
