@@ -42,6 +42,8 @@ def describe_url(url: str) -> str:
 class RedisStore(SessionStore):
     """Sessions in Redis: one ``GETEX`` per load, one ``SET ... EX`` per changed save.
 
+    Loads that arrive in the same event-loop turn share one pipelined round trip.
+
     Every key has an expiry. Each operation is bounded by ``timeout`` seconds
     (waiting for a connection, connect and read), is never retried, and after an
     outage-type failure a :class:`CircuitBreaker` makes further operations fail
