@@ -62,19 +62,13 @@ class MemoryStore(SessionStore):
         return entry
 
     async def load(self, session_id: str, ttl: int) -> dict[str, Any] | None:
-        # _purge and _live, inline: this runs on every request with a session.
         now = self._clock()
-        entries = self._entries
-        if entries and next(iter(entries.values()))[0] <= now:
-            self._purge(now)
-        entry = entries.get(session_id)
+        self._purge(now)
+        entry = self._live(session_id, now)
         if entry is None:
             return None
-        if entry[0] <= now:
-            del entries[session_id]
-            return None
         entry[0] = now + ttl
-        entries.move_to_end(session_id)
+        self._entries.move_to_end(session_id)
         record: dict[str, Any] = entry[1]
         return record
 
