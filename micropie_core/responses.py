@@ -92,23 +92,15 @@ def encode_extra_headers(
     """
     raw: RawHeaders = []
     has_type = False
-    known_names = _encoded_names
     for name, value in headers:
-        encoded_name = known_names.get(name) if type(name) is str else None
-        if (encoded_name is not None and type(value) is str
-                and value.isascii() and value.isprintable()):
-            # encode_header's fast path, inline: a session response has three
-            # such headers, and the call per header was a third of their cost.
-            encoded = encoded_name, value.encode("ascii")
-        else:
-            try:
-                encoded = encode_header(name, value)
-            except UnsafeHeaderError:
-                if strict:
-                    raise
-                logger.error("Dropped an unsafe response header", exc_info=True)
-                continue
-            encoded_name = encoded[0]
+        try:
+            encoded = encode_header(name, value)
+        except UnsafeHeaderError:
+            if strict:
+                raise
+            logger.error("Dropped an unsafe response header", exc_info=True)
+            continue
+        encoded_name = encoded[0]
         if encoded_name == b"content-length":
             continue
         if encoded_name == b"content-type":
