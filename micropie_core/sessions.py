@@ -29,7 +29,6 @@ _COOKIE_VALUE = re.compile(r"[!#-+\--:<-\[\]-~]{1,4096}")
 #: Cookie headers whose session id a SessionManager remembers, and the longest it keeps.
 _REMEMBERED_HEADERS = 1024
 _MAX_REMEMBERED_HEADER = 1024
-_UNKNOWN = object()
 #: Seconds of inactivity before a session expires by default (MicroPie's name and value).
 SESSION_TIMEOUT: int = 8 * 3600
 
@@ -367,25 +366,25 @@ class SessionManager:
         then (see ``_ids_by_cookie_header``). A malformed id costs no store call.
         """
         cookies = request._cookies
-        if cookies is not None:
-            session_id = cookies.get(self.cookie_name)
-            return self.valid_id(session_id) if session_id is not None else None
+        if cookies is not None:  # parsed already by someone else
+            return self._id_in(cookies)
         raw = cookie_header(request.scope["headers"])
         if self._cookie_name_bytes not in raw:
             return None
         known = self._ids_by_cookie_header
-        if known is not None:
-            found = known.get(raw, _UNKNOWN)
-            if found is not _UNKNOWN:
-                return found  # type: ignore[return-value]
+        if known is not None and raw in known:  # bytes cache their hash: a cheap second lookup
+            return known[raw]
         cookies = request._cookies = parse_cookie_bytes(raw)
-        session_id = cookies.get(self.cookie_name)
-        found = self.valid_id(session_id) if session_id is not None else None
+        found = self._id_in(cookies)
         if known is not None and len(raw) <= _MAX_REMEMBERED_HEADER:
             if len(known) >= _REMEMBERED_HEADERS:
                 known.clear()  # bounded, O(1) per request amortised, whatever clients send
             known[raw] = found
         return found
+
+    def _id_in(self, cookies: dict[str, str]) -> str | None:
+        session_id = cookies.get(self.cookie_name)
+        return self.valid_id(session_id) if session_id is not None else None
 
     # ------------------------------------------------------------------ load
 
