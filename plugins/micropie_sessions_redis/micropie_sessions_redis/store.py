@@ -21,6 +21,8 @@ from .breaker import CircuitBreaker, CircuitOpen
 
 logger = logging.getLogger("micropie.sessions_redis")
 
+#: A load waiting for the next pipeline: key, TTL, and the future its answer goes to.
+_PendingLoad = tuple[str, int, "asyncio.Future[Any]"]
 #: Failures that mean "Redis is not answering" and open the circuit breaker.
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 
@@ -74,7 +76,7 @@ class RedisStore(SessionStore):
         # MaxConnectionsError instead of waiting (~190 503s at every cold start
         # under 256 concurrent requests, issue 12).
         self._slots: asyncio.Semaphore | None = None
-        self._pending_loads: list[tuple[str, int, asyncio.Future[Any]]] | None = None
+        self._pending_loads: list[_PendingLoad] | None = None
         self._load_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -166,7 +168,7 @@ class RedisStore(SessionStore):
         self._load_tasks.add(task)  # a reference, so the task is not collected midway
         task.add_done_callback(self._load_tasks.discard)
 
-    async def _run_loads(self, batch: list[tuple[str, int, asyncio.Future[Any]]]) -> None:
+    async def _run_loads(self, batch: list[_PendingLoad]) -> None:
         try:
             if len(batch) == 1:
                 key, ttl, _ = batch[0]
@@ -189,10 +191,9 @@ class RedisStore(SessionStore):
             if waiter.done():  # its request was cancelled meanwhile
                 continue
             if isinstance(answer, Exception):
-                waiter.set_exception(RedisUnavailable(
-                    f"Redis at {self.location} refused to load a session: "
-                    f"{type(answer).__name__}: {answer}"
-                ))
+                refused = self._refused("load a session", answer)
+                refused.__cause__ = answer
+                waiter.set_exception(refused)
             else:
                 waiter.set_result(answer)
 
@@ -236,9 +237,7 @@ class RedisStore(SessionStore):
             self._outage(probe, operation, exc)
         except RedisError as exc:
             self.breaker.released(probe)
-            raise RedisUnavailable(
-                f"Redis at {self.location} refused to {operation}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise self._refused(operation, exc) from exc
         except BaseException:
             self.breaker.released(probe)
             raise
@@ -246,6 +245,12 @@ class RedisStore(SessionStore):
             logger.warning("Redis session store at %s is reachable again", self.location)
         self.breaker.succeeded(probe)
         return result
+
+    def _refused(self, operation: str, exc: BaseException) -> RedisUnavailable:
+        """Redis answered, with an error (a command it refused, not an outage)."""
+        return RedisUnavailable(
+            f"Redis at {self.location} refused to {operation}: {type(exc).__name__}: {exc}"
+        )
 
     def _outage(self, probe: bool, operation: str, exc: BaseException) -> NoReturn:
         """Redis did not answer: open the breaker, say so once, raise RedisUnavailable."""
@@ -266,7 +271,7 @@ class RedisStore(SessionStore):
 
 
 async def _getex_all(
-    client: aioredis.Redis, batch: list[tuple[str, int, asyncio.Future[Any]]]
+    client: aioredis.Redis, batch: list[_PendingLoad]
 ) -> list[Any]:
     """One pipeline (no MULTI) of a GETEX per load; errors come back in place."""
     async with client.pipeline(transaction=False) as pipeline:
