@@ -26,7 +26,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import BASELINE, ENDPOINTS, FRAMEWORKS, PEER, RESULTS, save
+from common import BASELINE, ENDPOINTS, FRAMEWORKS, PEER, save
 from inprocess import Lifespan, load, run_endpoint
 
 MARKER_FUNCTION = "os_getppid"  # the C function behind os.getppid() in CPython
@@ -115,7 +115,6 @@ def main() -> None:
         counts = {name: future.result() for name, future in futures.items()}
     text = report(counts, args.requests)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
     print(f"saved {save('instructions', [], {'counts': counts, 'report': text})}")
 
 
