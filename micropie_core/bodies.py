@@ -51,27 +51,27 @@ class BodyLimits(NamedTuple):
     max_part_headers: int = 8
 
     @classmethod
-    def checked(cls, **limits: Any) -> BodyLimits:
+    def checked(cls, **given: Any) -> BodyLimits:
         """The limits given (defaults for the rest); ``ValueError`` names a bad one."""
-        self = cls(**limits)
+        limits = cls(**given)
         for name in ("max_body_size", "body_timeout", "body_total_timeout", "max_field_size"):
-            value = getattr(self, name)
+            value = getattr(limits, name)
             if value is not None and (isinstance(value, bool) or value <= 0):
                 raise ValueError(
                     f"App({name}=...) must be a positive number or None, got {value!r}."
                 )
         for name in ("max_form_fields", "max_json_depth", "max_files",
                      "max_part_header_size", "max_part_headers"):
-            value = getattr(self, name)
+            value = getattr(limits, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"App({name}=...) must be a positive int, got {value!r}.")
-        if self.max_json_depth > MAX_SERIALIZABLE_DEPTH:
+        if limits.max_json_depth > MAX_SERIALIZABLE_DEPTH:
             raise ValueError(
                 f"App(max_json_depth=...) must be at most {MAX_SERIALIZABLE_DEPTH}, the "
                 f"deepest JSON the serializer (orjson) can write back, got "
-                f"{self.max_json_depth}; use max_json_depth={MAX_SERIALIZABLE_DEPTH} or less."
+                f"{limits.max_json_depth}; use max_json_depth={MAX_SERIALIZABLE_DEPTH} or less."
             )
-        return self
+        return limits
 
 
 def is_json_type(media_type: str) -> bool:
