@@ -122,7 +122,7 @@ def main() -> None:
                         else table(samples, title))
         header = (f"Machine: {data['machine']}; revision {data['revision']}; "
                   + ", ".join(f"{k} {v}" for k, v in data["versions"].items()))
-    for kind in ("instructions", "sessions_memory", "sessions_http"):
+    for kind in ("instructions", "instructions_http", "sessions_memory", "sessions_http"):
         path = RESULTS / f"{kind}.json"
         if path.exists():
             sections.append(json.loads(path.read_text())["report"])

@@ -3,11 +3,12 @@
 #
 # Builds benchmarks/.venv (peers + server + chart library, separate from the test
 # environment), installs micropie-core and every plugin of this repository into it,
-# then runs the in-process harness, the instruction counts (valgrind), the HTTP
+# then runs the in-process harness, the instruction counts (valgrind, in-process
+# and over HTTP with the server included), the HTTP
 # harness (needs wrk and 2+ cores), the memory-sessions harness, the
 # sessions-over-HTTP harness (needs redis-server), the cyclic-garbage probe, the
 # start-up measurement, and draws results/chart.png + results/latest.md.
-# About 16 minutes on 2 cores; QUICK=1 runs short rounds for a smoke check (the
+# About 17 minutes on 2 cores; QUICK=1 runs short rounds for a smoke check (the
 # numbers are then not for quoting).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,13 +36,16 @@ if [ "${QUICK:-0}" = "1" ]; then
     inprocess=(--requests 2000 --rounds 1); http=(--duration 1 --rounds 1)
     sessions=(--duration 1 --rounds 1); garbage=(--requests 50); startup=(--runs 3)
     memory_sessions=(--requests 1000 --rounds 2 --sessions 1000); instructions=(--requests 100)
+    instructions_http=(--requests 100)
 else
     inprocess=(--requests 20000 --rounds 5); http=(--duration 5 --rounds 3)
     sessions=(--duration 5 --rounds 2); garbage=(--requests 500); startup=(--runs 15)
     memory_sessions=(--requests 5000 --rounds 9 --sessions 100000); instructions=(--requests 1000)
+    instructions_http=(--requests 500)
 fi
 .venv/bin/python inprocess.py "${inprocess[@]}"
 .venv/bin/python instructions.py "${instructions[@]}"
+.venv/bin/python instructions_http.py "${instructions_http[@]}"
 .venv/bin/python over_http.py "${http[@]}"
 .venv/bin/python sessions_bench.py "${memory_sessions[@]}"
 .venv/bin/python sessions_http.py "${sessions[@]}"
