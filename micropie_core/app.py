@@ -23,8 +23,8 @@ from .responses import (
     UnsafeHeaderError,
     encode_extra_headers,
     header_list,
+    plain_messages,
     safe_location,
-    send_plain,
 )
 from .results import ResultConverter, body_of, middleware_response
 from .routing import (
@@ -374,14 +374,18 @@ class App:
                 # instructions per session-reading request.
                 if self._process_response is None:
                     if not request._session_accessed or request._session is None:
-                        await send_plain(send, response, head=request.method == "HEAD")
+                        start, body = plain_messages(response, head=request.method == "HEAD")
+                        await send(start)
+                        await send(body)
                         return
                     session_headers: list[tuple[str, str]] = []
                     await self._sessions.commit(request, session_headers)
-                    await send_plain(
-                        send, response, head=request.method == "HEAD",
+                    start, body = plain_messages(
+                        response, head=request.method == "HEAD",
                         headers=encode_extra_headers(session_headers, strict=self.debug)[0],
                     )
+                    await send(start)
+                    await send(body)
                     return
                 response = Response(response)
             if request._session is not None:

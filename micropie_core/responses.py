@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .cookies import format_cookie
 from .serialization import json_dumps
-from .types import RawHeaders, Receive, Scope, Send
+from .types import Message, RawHeaders, Receive, Scope, Send
 
 logger = logging.getLogger("micropie")
 
@@ -219,23 +219,26 @@ _HTML_TYPE = _content_type_header(HTML)
 _JSON_TYPE = _content_type_header(JSON)
 
 
-async def send_plain(
-    send: Send, value: str | dict[str, Any], *, head: bool = False,
-    headers: RawHeaders | None = None,
-) -> None:
-    """Send a handler's ``str`` (HTML) or ``dict`` (JSON) as a ``200`` response.
+def plain_messages(
+    value: str | dict[str, Any], *, head: bool = False, headers: RawHeaders | None = None,
+) -> tuple[Message, Message]:
+    """The two ASGI messages of a handler's ``str`` (HTML) or ``dict`` (JSON) as a ``200``.
 
-    Equivalent to ``Response(value, headers=...).send(send, head=head)`` without
-    building the object: the request path uses it for the two commonest return
-    values when no middleware or hook needs a :class:`Response` to look at.
-    ``headers`` are already encoded (:func:`encode_extra_headers`) and come first.
+    Equivalent to what ``Response(value, headers=...).send(send, head=head)``
+    sends, without building the object: the request path uses it for the two
+    commonest return values when no middleware or hook needs a
+    :class:`Response` to look at. A plain function rather than a coroutine
+    that sends: the caller awaits ``send`` itself, which saves a coroutine per
+    request. ``headers`` are already encoded (:func:`encode_extra_headers`)
+    and come first.
     """
     if type(value) is str:
         body, content_type = value.encode(), _HTML_TYPE
     else:
         body, content_type = json_dumps(value), _JSON_TYPE
     length = (b"content-length", str(len(body)).encode())
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [*headers, content_type, length] if headers
-                else [content_type, length]})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    return (
+        {"type": "http.response.start", "status": 200,
+         "headers": [*headers, content_type, length] if headers else [content_type, length]},
+        {"type": "http.response.body", "body": b"" if head else body},
+    )
