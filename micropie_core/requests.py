@@ -69,7 +69,6 @@ class Request:
     _body: bytes = b""
     body_parsed = False
     _session: MutableMapping[str, Any] | None = None
-    _session_accessed = False
     _session_id: str | None = None
     _session_created: float | None = None
     _session_snapshot: bytes = b""  # JSON of the stored session ("snapshot" stores)
@@ -79,7 +78,6 @@ class Request:
     _regenerate_session = False
     _route_handler: str | None = None  # explicit routing, set by middleware
     _subapp: Any = None  # sub-app mounting, set by middleware
-    _form_reader: MultipartReader | None = None  # a multipart body still being parsed
     # True until the body is known to be received to its end (or absent): an
     # error response before that closes an HTTP/1.x connection (see App.__call__),
     # including one for bad framing headers, raised before the body is looked at.
@@ -92,6 +90,10 @@ class Request:
         self.app = app
         self._receive = receive
         self.path_params: list[Any] = []  # str segments, or what an explicit router set
+        # Read on every request: CPython 3.11 reads an instance attribute with a
+        # specialised instruction, a class-level default with a generic lookup.
+        self._form_reader: MultipartReader | None = None  # a multipart body still being parsed
+        self._session_accessed = False
 
     @property
     def headers(self) -> Headers:
